@@ -1,0 +1,285 @@
+import { randomBytes } from 'node:crypto';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { execa } from 'execa';
+import type { Logger } from 'pino';
+import { ensureDir, writeFileAtomic } from './state/atomic.js';
+import { inRoot } from './state/paths.js';
+import { FINAL_UNIT, FINAL_UNIT_NAME, LOCAL_UNIT, LOCAL_UNIT_NAME, RC_LOCAL_LINE, SYSV_INIT_SCRIPT } from './state/units.js';
+
+/**
+ * `contextualization install`: put the agent into a system (live, or an image root) and hook it into boot.
+ *
+ * systemd enablement is done the way `systemctl enable` does it, by symlinks, so it works in an image
+ * root without a running systemd:
+ * - final -> multi-user.target.wants (its [Install] section);
+ * - local -> sysinit.target.wants. Not network-pre.target.wants: network-pre.target is a passive target
+ *   that nothing pulls in unless a unit wants it, and our own unit is what wants it (systemd.special(7)).
+ *   sysinit.target is pulled in on every boot (rescue too); the unit's own Before=network-pre.target and
+ *   Before=NetworkManager/networkd/networking order it, DefaultDependencies=no keeps it out of the
+ *   basic.target ordering that causes cycles (firewalld#414).
+ */
+
+export const BINARY_PATH = '/usr/local/bin/contextualization';
+
+export type InitSystem = 'systemd' | 'sysv' | 'rc.local';
+
+export interface InstallOptions {
+  root: string;
+  /** The binary to install; default: this process's executable when it is the single binary (SEA). */
+  binaryPath?: string;
+  initSystem: InitSystem | 'auto';
+  /** Replace existing files that differ from ours. */
+  force?: boolean;
+  logger?: Logger;
+}
+
+export interface InstallAction {
+  /** Path in the root (e.g. /etc/systemd/system/contextualization-local.service). */
+  path: string;
+  action: 'created' | 'updated' | 'unchanged' | 'linked' | 'appended' | 'enabled' | 'note';
+  detail?: string;
+}
+
+export interface InstallResult {
+  initSystem: InitSystem;
+  actions: InstallAction[];
+  changed: boolean;
+}
+
+export class InstallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InstallError';
+  }
+}
+
+export async function installAgent(opts: InstallOptions): Promise<InstallResult> {
+  const root = opts.root;
+  const binary = opts.binaryPath ?? (await runningSingleBinary());
+  if (!existsSync(binary) || !statSync(binary).isFile()) throw new InstallError(`binary ${binary}: not a file`);
+  const initSystem = opts.initSystem === 'auto' ? detectInitSystem(root) : opts.initSystem;
+  const force = opts.force ?? false;
+
+  // Decide everything first: with a conflict and no --force, nothing is changed at all.
+  const files: { path: string; content: string; mode: number }[] = [];
+  const links: { path: string; target: string }[] = [];
+  if (initSystem === 'systemd') {
+    files.push({ path: `/etc/systemd/system/${LOCAL_UNIT_NAME}`, content: LOCAL_UNIT, mode: 0o644 });
+    files.push({ path: `/etc/systemd/system/${FINAL_UNIT_NAME}`, content: FINAL_UNIT, mode: 0o644 });
+    links.push({ path: `/etc/systemd/system/sysinit.target.wants/${LOCAL_UNIT_NAME}`, target: `/etc/systemd/system/${LOCAL_UNIT_NAME}` });
+    links.push({ path: `/etc/systemd/system/multi-user.target.wants/${FINAL_UNIT_NAME}`, target: `/etc/systemd/system/${FINAL_UNIT_NAME}` });
+  } else if (initSystem === 'sysv') {
+    files.push({ path: '/etc/init.d/contextualization', content: SYSV_INIT_SCRIPT, mode: 0o755 });
+  }
+  const conflicts = [
+    ...files.filter((f) => differs(inRoot(root, f.path), f.content)).map((f) => `${f.path} exists with other content`),
+    ...links.filter((l) => linkConflict(inRoot(root, l.path), l.target)).map((l) => `${l.path} exists and is not a link to ${l.target}`),
+  ];
+  if (conflicts.length > 0 && !force) {
+    throw new InstallError(`refusing to overwrite (use --force): ${conflicts.join('; ')}`);
+  }
+
+  const actions: InstallAction[] = [];
+  actions.push(installBinary(binary, inRoot(root, BINARY_PATH), BINARY_PATH));
+  for (const f of files) actions.push(writeOwned(inRoot(root, f.path), f.path, f.content, f.mode));
+  for (const l of links) actions.push(makeLink(inRoot(root, l.path), l.path, l.target));
+  if (initSystem === 'sysv') actions.push(await enableSysv(root));
+  if (initSystem === 'rc.local') actions.push(addRcLocalLine(root));
+
+  const changed = actions.some((a) => a.action !== 'unchanged' && a.action !== 'note');
+  for (const a of actions) opts.logger?.info({ path: a.path, action: a.action, detail: a.detail }, `install: ${a.action} ${a.path}`);
+  return { initSystem, actions, changed };
+}
+
+/** The single executable when running as one (SEA); under plain node, process.execPath is node itself. */
+async function runningSingleBinary(): Promise<string> {
+  try {
+    const sea = (await import('node:sea')) as { isSea(): boolean };
+    if (sea.isSea()) return process.execPath;
+  } catch {
+    // node:sea missing: certainly not a single binary
+  }
+  throw new InstallError('not running as the single binary: pass the path of the contextualization binary to install');
+}
+
+/** Which init system boots the root: what /sbin/init is, else what is installed. */
+export function detectInitSystem(root: string): InitSystem {
+  if (root === '/' && existsSync('/run/systemd/system')) return 'systemd';
+  for (const p of ['/sbin/init', '/usr/sbin/init']) {
+    const host = inRoot(root, p);
+    try {
+      const st = lstatSync(host);
+      if (st.isSymbolicLink()) return readlinkSync(host).includes('systemd') ? 'systemd' : existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
+      if (st.isFile()) return existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
+    } catch {
+      // not there: try the next
+    }
+  }
+  if (['/lib/systemd/systemd', '/usr/lib/systemd/systemd'].some((p) => existsSync(inRoot(root, p)))) return 'systemd';
+  return existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
+}
+
+function differs(host: string, content: string): boolean {
+  try {
+    return readFileSync(host, 'utf8') !== content;
+  } catch {
+    return false; // absent: no conflict
+  }
+}
+
+function linkConflict(host: string, target: string): boolean {
+  try {
+    const st = lstatSync(host);
+    return !st.isSymbolicLink() || readlinkSync(host) !== target;
+  } catch {
+    return false;
+  }
+}
+
+function writeOwned(host: string, path: string, content: string, mode: number): InstallAction {
+  const existed = existsSync(host);
+  if (existed && !differs(host, content)) {
+    if ((statSync(host).mode & 0o777) !== mode) chmodSync(host, mode);
+    return { path, action: 'unchanged' };
+  }
+  ensureDir(dirname(host), 0o755);
+  writeFileAtomic(host, content, mode);
+  return { path, action: existed ? 'updated' : 'created' };
+}
+
+function makeLink(host: string, path: string, target: string): InstallAction {
+  if (!linkConflict(host, target) && existsOrLink(host)) return { path, action: 'unchanged', detail: `-> ${target}` };
+  ensureDir(dirname(host), 0o755);
+  rmSync(host, { force: true }); // only reached for a conflicting entry under --force
+  symlinkSync(target, host);
+  return { path, action: 'linked', detail: `-> ${target}` };
+}
+
+function existsOrLink(host: string): boolean {
+  try {
+    lstatSync(host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Copy the binary atomically (temp file beside it, fsync, 0755, rename); skip when identical. */
+function installBinary(src: string, host: string, path: string): InstallAction {
+  const existed = existsSync(host);
+  if (existed && sameFile(src, host)) {
+    if ((statSync(host).mode & 0o777) !== 0o755) chmodSync(host, 0o755);
+    return { path, action: 'unchanged' };
+  }
+  ensureDir(dirname(host), 0o755);
+  const tmp = join(dirname(host), `.${basename(host)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    copyFileSync(src, tmp);
+    chmodSync(tmp, 0o755);
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // rename, not overwrite-in-place: a running copy of the old binary keeps its inode (no ETXTBSY).
+    renameSync(tmp, host);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  return { path, action: existed ? 'updated' : 'created', detail: `from ${src}` };
+}
+
+function sameFile(a: string, b: string): boolean {
+  const sa = statSync(a);
+  const sb = statSync(b);
+  if (sa.dev === sb.dev && sa.ino === sb.ino) return true;
+  if (sa.size !== sb.size) return false;
+  const fa = openSync(a, 'r');
+  const fb = openSync(b, 'r');
+  try {
+    const ba = Buffer.alloc(1 << 20);
+    const bb = Buffer.alloc(1 << 20);
+    for (let pos = 0; pos < sa.size; ) {
+      const na = readSync(fa, ba, 0, ba.length, pos);
+      const nb = readSync(fb, bb, 0, bb.length, pos);
+      if (na !== nb || na === 0 || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      pos += na;
+    }
+    return true;
+  } finally {
+    closeSync(fa);
+    closeSync(fb);
+  }
+}
+
+/**
+ * Register the init script. On a live system, the distribution's tool computes the sequence numbers
+ * (hand-made rcS.d links could run before local filesystems are mounted). In an image root we do not
+ * run the image's tools; the action says what to run inside it.
+ */
+async function enableSysv(root: string): Promise<InstallAction> {
+  const path = '/etc/init.d/contextualization';
+  const tools: [string, string[]][] = [
+    ['/usr/sbin/update-rc.d', ['contextualization', 'defaults']],
+    ['/sbin/insserv', ['contextualization']],
+    ['/sbin/chkconfig', ['--add', 'contextualization']],
+  ];
+  const tool = tools.find(([t]) => existsSync(inRoot(root, t)));
+  if (!tool) return { path, action: 'note', detail: 'no update-rc.d, insserv or chkconfig found: link it into rcS.d by hand' };
+  const cmd = `${basename(tool[0])} ${tool[1].join(' ')}`;
+  if (root !== '/') return { path, action: 'note', detail: `not enabled (image root): run \`${cmd}\` inside the image` };
+  const r = await execa(tool[0], tool[1], { reject: false, timeout: 30_000, stdin: 'ignore' });
+  if (r.exitCode !== 0) throw new InstallError(`${cmd} failed: ${String(r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim()}`);
+  return { path, action: 'enabled', detail: cmd };
+}
+
+/** Add the classic line to /etc/rc.local once, before its final `exit 0`; create the file if missing. */
+function addRcLocalLine(root: string): InstallAction {
+  const path = '/etc/rc.local';
+  const host = inRoot(root, path);
+  if (!existsSync(host)) {
+    ensureDir(dirname(host), 0o755);
+    writeFileAtomic(host, `#!/bin/sh -e\n# rc.local: run at the end of each multiuser runlevel.\n\n${RC_LOCAL_LINE}\n\nexit 0\n`, 0o755);
+    return { path, action: 'created' };
+  }
+  const text = readFileSync(host, 'utf8');
+  const lines = text.split('\n');
+  const mode = statSync(host).mode & 0o7777;
+  if (lines.some((l) => l.trim() === RC_LOCAL_LINE)) {
+    // rc.local only runs when executable (systemd's rc-local generator checks too).
+    if ((mode & 0o111) === 0) chmodSync(host, mode | 0o755);
+    return { path, action: 'unchanged' };
+  }
+  let exitAt = -1;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (/^\s*exit\s+0\s*$/.test(lines[i] as string)) {
+      exitAt = i;
+      break;
+    }
+  }
+  if (exitAt >= 0) lines.splice(exitAt, 0, RC_LOCAL_LINE);
+  else {
+    if (lines[lines.length - 1] === '') lines.pop();
+    lines.push(RC_LOCAL_LINE, '');
+  }
+  writeFileAtomic(host, lines.join('\n'), mode | 0o755);
+  return { path, action: 'appended', detail: RC_LOCAL_LINE };
+}
