@@ -1,0 +1,356 @@
+/**
+ * common/context.ini: what the Snooze layout cannot say (instance id, host name, per-NIC addresses,
+ * IPv6, MTU, post-install mode). See docs/context-format.md for every key.
+ *
+ * Why not `ini.decode` on the whole text: it treats a lone CR as a line break, nests section names
+ * at dots (`[nic "eth0.100"]`), keeps the last of duplicate keys silently and skips lines it cannot
+ * read. So a strict line scanner gives the structure (and line numbers for errors), and the `ini`
+ * package's own value decoding (`unsafe`: quote stripping) gives each value.
+ */
+import ini from 'ini';
+import type { Problems } from './errors.js';
+import type { Cidr, NicConfig, NicMatch, PostInstallMode } from './model.js';
+import { CONTEXT_PATHS } from './model.js';
+import { LIMITS } from './limits.js';
+import { readLines } from './text.js';
+import {
+  canonicalIp, domainProblem, familyOf, hostnameProblem, ifnameProblem, instanceIdProblem, intInRange, macProblem, parseCidrText,
+} from './checks.js';
+import { normalizeMac } from '../net/ip.js';
+
+const FILE = CONTEXT_PATHS.extension;
+
+export const POST_INSTALL_MODES: readonly PostInstallMode[] = ['per-instance', 'per-boot', 'disabled'];
+export const NIC_METHODS: readonly NicConfig['method'][] = ['static', 'dhcp', 'manual'];
+
+const SECTION_KEYS = {
+  context: ['version', 'instance_id', 'hostname', 'post_install', 'post_install_timeout'],
+  nic: ['method', 'address', 'gateway', 'broadcast', 'ipv6', 'ipv6_gateway', 'mtu'],
+  dns: ['nameservers', 'search', 'domain'],
+} as const;
+type SectionKind = keyof typeof SECTION_KEYS;
+
+interface RawSection {
+  kind: SectionKind;
+  /** `nic "X"` label as written (for messages). */
+  label: string;
+  line: number;
+  match?: NicMatch;
+  values: Map<string, { value: string; line: number }>;
+}
+
+export interface IniNic {
+  nic: NicConfig;
+  label: string;
+  line: number;
+  keyLines: Map<string, number>;
+}
+
+export interface IniFile {
+  version?: number;
+  instanceId?: string;
+  hostname?: string;
+  postInstallMode?: PostInstallMode;
+  postInstallTimeoutSec?: number;
+  nics: IniNic[];
+  dns: { nameservers?: string[]; search?: string[]; domain?: string };
+  /** "section.key" -> line, for problems found later. */
+  keyLines: Map<string, number>;
+}
+
+const KEY_LINE = /^([A-Za-z0-9_]+)[ \t]*=[ \t]*(.*)$/;
+const SECTION_LINE = /^\[(.*)\][ \t]*$/;
+const NIC_SECTION = /^nic[ \t]+"([^"]*)"$/;
+// Raw value characters that would change meaning for some INI reader (inline comments, escapes)
+// or for a shell: never needed by any value of this file.
+const RAW_FORBIDDEN = /[;#\\$`]/;
+
+function nicMatchOf(label: string): NicMatch | string {
+  const looksMac = /^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/.test(label);
+  if (looksMac) {
+    const mac = normalizeMac(label)!;
+    const why = macProblem(mac);
+    return why ?? { kind: 'mac', mac };
+  }
+  const why = ifnameProblem(label);
+  return why ? `not a MAC address nor an interface name: ${why}` : { kind: 'name', name: label };
+}
+
+export function matchLabel(m: NicMatch): string {
+  return m.kind === 'mac' ? m.mac : m.name;
+}
+
+function scan(buf: Buffer, problems: Problems): RawSection[] {
+  const sections: RawSection[] = [];
+  let current: RawSection | undefined;
+  let skipping = false; // inside a section already reported as bad: its keys are not reported again
+  const seen = new Map<string, number>();
+  for (const { n, text } of readLines(FILE, buf, LIMITS.textFileBytes, problems)) {
+    const s = text.trim();
+    if (s === '' || s.startsWith('#') || s.startsWith(';')) continue;
+    const where = `line ${n}`;
+    const sec = SECTION_LINE.exec(s);
+    if (sec) {
+      const name = sec[1]!.trim();
+      current = undefined;
+      skipping = true;
+      let kind: SectionKind | undefined;
+      let match: NicMatch | undefined;
+      let id: string;
+      if (name === 'context' || name === 'dns') {
+        kind = name;
+        id = name;
+      } else {
+        const nic = NIC_SECTION.exec(name);
+        if (!nic) {
+          problems.add(FILE, where, text,
+            /^nic\b/.test(name) ? 'NIC sections are written [nic "52:54:00:12:34:56"] or [nic "eth1"] (quoted)'
+              : 'unknown section (known: [context], [nic "MAC or name"], [dns])');
+          continue;
+        }
+        const m = nicMatchOf(nic[1]!);
+        if (typeof m === 'string') {
+          problems.add(FILE, where, nic[1]!, m);
+          continue;
+        }
+        kind = 'nic';
+        match = m;
+        id = `nic ${m.kind}:${matchLabel(m)}`;
+      }
+      const first = seen.get(id);
+      if (first !== undefined) {
+        problems.add(FILE, where, text, `duplicate section (first on line ${first})`);
+        continue;
+      }
+      seen.set(id, n);
+      if (kind === 'nic' && sections.filter((x) => x.kind === 'nic').length >= LIMITS.nics) {
+        problems.add(FILE, where, text, `more than ${LIMITS.nics} NIC sections`);
+        continue;
+      }
+      current = { kind, label: kind === 'nic' ? `nic "${matchLabel(match!)}"` : kind, line: n, values: new Map() };
+      if (match) current.match = match;
+      sections.push(current);
+      skipping = false;
+      continue;
+    }
+    const kv = KEY_LINE.exec(s);
+    if (!kv) {
+      problems.add(FILE, where, text, 'not a [section], key = value, # comment or blank line');
+      continue;
+    }
+    const [, key, rawValue] = kv as unknown as [string, string, string];
+    if (!current) {
+      if (!skipping) problems.add(FILE, `${where}: ${key}`, rawValue, 'key outside a section (start with [context])');
+      continue;
+    }
+    const at = `${where}: ${current.label}.${key}`;
+    if (!(SECTION_KEYS[current.kind] as readonly string[]).includes(key)) {
+      problems.add(FILE, at, rawValue, `unknown key in [${current.kind === 'nic' ? 'nic' : current.kind}] (known: ${SECTION_KEYS[current.kind].join(', ')})`);
+      continue;
+    }
+    const dup = current.values.get(key);
+    if (dup) {
+      problems.add(FILE, at, rawValue, `duplicate key (first on line ${dup.line})`);
+      continue;
+    }
+    const bad = RAW_FORBIDDEN.exec(rawValue);
+    if (bad) {
+      problems.add(FILE, at, rawValue, bad[0] === ';' || bad[0] === '#'
+        ? `"${bad[0]}" is not allowed in a value (no inline comments: put comments on their own line)`
+        : `"${bad[0]}" is not allowed in a value (values are never expanded or unescaped)`);
+      continue;
+    }
+    const value = ini.unsafe(rawValue);
+    if (/["']/.test(value)) {
+      problems.add(FILE, at, rawValue, 'unbalanced or embedded quotes');
+      continue;
+    }
+    current.values.set(key, { value, line: n });
+  }
+  return sections;
+}
+
+export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
+  const out: IniFile = { nics: [], dns: {}, keyLines: new Map() };
+  for (const sec of scan(buf, problems)) {
+    for (const [k, v] of sec.values) out.keyLines.set(`${sec.label}.${k}`, v.line);
+    const get = (k: string) => sec.values.get(k);
+    // A missing key's problem points at the section header.
+    const bad = (k: string, why: string) => {
+      const v = get(k);
+      problems.add(FILE, v ? `line ${v.line}: ${sec.label}.${k}` : `line ${sec.line}: [${sec.label}]`, v?.value, why);
+    };
+    /** A value, or undefined when absent or empty (empty = not set, as in common/network). */
+    const str = (k: string) => {
+      const v = get(k)?.value;
+      return v === undefined || v === '' ? undefined : v;
+    };
+    if (sec.kind === 'context') {
+      const version = str('version');
+      if (version !== undefined) {
+        if (version === '1') out.version = 1;
+        else bad('version', /^[0-9]+$/.test(version) ? `format version ${version} is not supported (this agent reads version 1)` : 'must be 1');
+      }
+      const id = str('instance_id');
+      if (id !== undefined) {
+        const why = instanceIdProblem(id);
+        if (why) bad('instance_id', why);
+        else out.instanceId = id;
+      }
+      const host = str('hostname');
+      if (host !== undefined) {
+        const why = hostnameProblem(host);
+        if (why) bad('hostname', why);
+        else out.hostname = host;
+      }
+      const mode = str('post_install');
+      if (mode !== undefined) {
+        if ((POST_INSTALL_MODES as readonly string[]).includes(mode)) out.postInstallMode = mode as PostInstallMode;
+        else bad('post_install', `must be one of ${POST_INSTALL_MODES.join(', ')}`);
+      }
+      const timeout = str('post_install_timeout');
+      if (timeout !== undefined) {
+        const t = intInRange(timeout, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max);
+        if (typeof t === 'string') bad('post_install_timeout', `seconds ${t}`);
+        else out.postInstallTimeoutSec = t;
+      }
+    } else if (sec.kind === 'dns') {
+      const ns = str('nameservers');
+      if (ns !== undefined) {
+        const list: string[] = [];
+        for (const v of ns.split(/[ \t,]+/).filter(Boolean)) {
+          const ip = canonicalIp(v);
+          if (!ip) bad('nameservers', `"${v}" is not an IPv4 or IPv6 address`);
+          else if (list.includes(ip)) bad('nameservers', `${ip} listed twice`);
+          else list.push(ip);
+        }
+        if (list.length > LIMITS.nameservers) bad('nameservers', `more than ${LIMITS.nameservers} name servers`);
+        out.dns.nameservers = list;
+      }
+      const search = str('search');
+      if (search !== undefined) {
+        const list: string[] = [];
+        for (const v of search.split(/[ \t,]+/).filter(Boolean)) {
+          const why = domainProblem(v) ?? (list.includes(v) ? 'listed twice' : undefined);
+          if (why) bad('search', `"${v}": ${why}`);
+          else list.push(v);
+        }
+        if (list.length > LIMITS.searchDomains) bad('search', `more than ${LIMITS.searchDomains} search domains`);
+        out.dns.search = list;
+      }
+      const domain = str('domain');
+      if (domain !== undefined) {
+        const why = domainProblem(domain);
+        if (why) bad('domain', why);
+        else out.dns.domain = domain;
+      }
+    } else {
+      const nic = parseNic(sec, bad, str);
+      if (nic) {
+        const keyLines = new Map([...sec.values].map(([k, v]) => [k, v.line]));
+        out.nics.push({ nic, label: sec.label, line: sec.line, keyLines });
+      }
+    }
+  }
+  return out;
+}
+
+function parseNic(sec: RawSection, bad: (k: string, why: string) => void, str: (k: string) => string | undefined): NicConfig | undefined {
+  const methodText = str('method') ?? 'static';
+  if (!(NIC_METHODS as readonly string[]).includes(methodText)) {
+    bad('method', `must be one of ${NIC_METHODS.join(', ')}`);
+    return undefined;
+  }
+  const method = methodText as NicConfig['method'];
+  const nic: NicConfig = { match: sec.match!, method };
+  let ok = true;
+  const fail = (k: string, why: string) => {
+    bad(k, why);
+    ok = false;
+  };
+  const addressKeys = ['address', 'gateway', 'broadcast', 'ipv6', 'ipv6_gateway'];
+  if (method !== 'static') {
+    for (const k of addressKeys) if (str(k) !== undefined) fail(k, `only valid with method = static (this NIC is ${method})`);
+  } else {
+    let v4: Cidr | undefined;
+    const address = str('address');
+    if (address !== undefined) {
+      const c = parseCidrText(address, 4, false);
+      if (typeof c === 'string') fail('address', c);
+      else v4 = c;
+    }
+    for (const k of ['gateway', 'broadcast']) {
+      const v = str(k);
+      if (v === undefined) continue;
+      if (address === undefined) fail(k, `needs an IPv4 address (address = ...) in the same section`);
+      else if (familyOf(v) !== 4) fail(k, 'not an IPv4 address');
+    }
+    if (v4) {
+      nic.ipv4 = { address: v4 };
+      const gw = str('gateway');
+      if (gw !== undefined && familyOf(gw) === 4) nic.ipv4.gateway = canonicalIp(gw)!;
+      const bc = str('broadcast');
+      if (bc !== undefined && familyOf(bc) === 4) nic.ipv4.broadcast = canonicalIp(bc)!;
+    }
+    const ipv6 = str('ipv6');
+    if (ipv6 !== undefined) {
+      const c = parseCidrText(ipv6, 6, false);
+      if (typeof c === 'string') fail('ipv6', c);
+      else nic.ipv6 = { address: c };
+    }
+    const gw6 = str('ipv6_gateway');
+    if (gw6 !== undefined) {
+      if (ipv6 === undefined) fail('ipv6_gateway', 'needs an IPv6 address (ipv6 = ...) in the same section');
+      else if (familyOf(gw6) !== 6) fail('ipv6_gateway', 'not an IPv6 address');
+      else if (nic.ipv6) nic.ipv6.gateway = canonicalIp(gw6)!;
+    }
+    if (address === undefined && ipv6 === undefined && ok) {
+      fail('method', str('method') === undefined
+        ? 'method defaults to static, which needs address = A.B.C.D/P and/or ipv6 = X::Y/P (or set method = dhcp)'
+        : 'static needs address = A.B.C.D/P and/or ipv6 = X::Y/P');
+    }
+  }
+  const mtu = str('mtu');
+  if (mtu !== undefined) {
+    const m = intInRange(mtu, LIMITS.mtu.min, LIMITS.mtu.max);
+    if (typeof m === 'string') fail('mtu', m);
+    else nic.mtu = m;
+  }
+  return ok ? nic : undefined;
+}
+
+export interface IniValues {
+  instanceId?: string;
+  hostname?: string;
+  postInstallMode?: PostInstallMode;
+  postInstallTimeoutSec?: number;
+  nics: NicConfig[];
+}
+
+/** Whether a model needs context.ini at all (Snooze-only contexts do not). */
+export function needsIni(v: IniValues): boolean {
+  return v.instanceId !== undefined || v.hostname !== undefined || v.postInstallMode !== undefined
+    || v.postInstallTimeoutSec !== undefined || v.nics.length > 0;
+}
+
+export function serializeIniFile(v: IniValues): string {
+  const lines = ['# Context extension (see docs/context-format.md).', '[context]', 'version = 1'];
+  if (v.instanceId !== undefined) lines.push(`instance_id = ${v.instanceId}`);
+  if (v.hostname !== undefined) lines.push(`hostname = ${v.hostname}`);
+  if (v.postInstallMode !== undefined) lines.push(`post_install = ${v.postInstallMode}`);
+  if (v.postInstallTimeoutSec !== undefined) lines.push(`post_install_timeout = ${v.postInstallTimeoutSec}`);
+  for (const nic of v.nics) {
+    lines.push('', `[nic "${matchLabel(nic.match)}"]`, `method = ${nic.method}`);
+    if (nic.ipv4) {
+      lines.push(`address = ${nic.ipv4.address.address}/${nic.ipv4.address.prefix}`);
+      if (nic.ipv4.gateway) lines.push(`gateway = ${nic.ipv4.gateway}`);
+      if (nic.ipv4.broadcast) lines.push(`broadcast = ${nic.ipv4.broadcast}`);
+    }
+    if (nic.ipv6) {
+      lines.push(`ipv6 = ${nic.ipv6.address.address}/${nic.ipv6.address.prefix}`);
+      if (nic.ipv6.gateway) lines.push(`ipv6_gateway = ${nic.ipv6.gateway}`);
+    }
+    if (nic.mtu !== undefined) lines.push(`mtu = ${nic.mtu}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

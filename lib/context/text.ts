@@ -1,0 +1,66 @@
+/**
+ * Bytes -> lines, with the checks every text file of the format shares: size, UTF-8, NUL and other
+ * control characters. CRLF line ends and a UTF-8 BOM are tolerated (Windows editors); a lone CR is
+ * not, because some readers (the `ini` package among them) treat it as a line break: a value could
+ * smuggle a second line past a reader that does not.
+ */
+import type { Problems } from './errors.js';
+
+export interface Line {
+  /** 1-based line number. */
+  n: number;
+  text: string;
+}
+
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+// C0 controls except TAB, DEL, C1 controls, and the Unicode line/paragraph separators.
+const BAD_CHAR = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
+
+export function describeChar(c: string): string {
+  const code = c.codePointAt(0) ?? 0;
+  if (code === 0) return 'a NUL byte';
+  if (code === 0x0d) return 'a carriage return (only CRLF line ends are tolerated)';
+  return `control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** The decoded text, or undefined (with a problem) when it is too big or not UTF-8. */
+export function decodeText(file: string, buf: Buffer, maxBytes: number, problems: Problems): string | undefined {
+  if (buf.length > maxBytes) {
+    problems.add(file, undefined, undefined, `file is ${buf.length} bytes; the limit is ${maxBytes}`);
+    return undefined;
+  }
+  try {
+    return decoder.decode(buf); // drops a leading BOM
+  } catch {
+    problems.add(file, undefined, undefined, 'not valid UTF-8 text');
+    return undefined;
+  }
+}
+
+/**
+ * Text lines of a data file. A line with a forbidden character is reported (once) and left out, so
+ * the caller never sees it. Trailing CR of a CRLF pair is removed.
+ */
+export function readLines(file: string, buf: Buffer, maxBytes: number, problems: Problems): Line[] {
+  const text = decodeText(file, buf, maxBytes, problems);
+  if (text === undefined) return [];
+  const raw = text.split('\n');
+  if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
+  const lines: Line[] = [];
+  raw.forEach((r, i) => {
+    const t = r.endsWith('\r') ? r.slice(0, -1) : r;
+    const bad = BAD_CHAR.exec(t);
+    if (bad) {
+      problems.add(file, `line ${i + 1}`, t, `contains ${describeChar(bad[0])}`);
+      return;
+    }
+    lines.push({ n: i + 1, text: t });
+  });
+  return lines;
+}
+
+/** First forbidden character of a single-line value (for models built in memory), or undefined. */
+export function badCharIn(s: string): string | undefined {
+  const m = BAD_CHAR.exec(s) ?? /\r/.exec(s);
+  return m ? describeChar(m[0]) : undefined;
+}
