@@ -293,8 +293,8 @@ class Walker {
               let q = 5;
               while (q + 2 <= e.length) {
                 const cf = e[q]!;
-                const cl = e[q + 1]!;
-                if (q + 2 + cl > e.length) this.fail(`${JSON.stringify(path)}: SL component overruns its entry`);
+                // genisoimage writes the last SL entry of long targets one byte short; clip like other readers.
+                const cl = Math.min(e[q + 1]!, e.length - q - 2);
                 let text: string;
                 if (cf & 0x02) text = '.';
                 else if (cf & 0x04) text = '..';
@@ -367,7 +367,7 @@ class Walker {
       if (!dotOrDotDot || index >= 2) {
         if (this.naming === 'rockridge' && !joliet) {
           const suStart = 33 + idLen + (idLen % 2 === 0 ? 1 : 0) + this.lenSkp;
-          if (suStart < len) rec.rr = this.parseSusp(r.subarray(suStart, len), `${path}${isoName.toString('latin1')}`);
+          if (suStart < len) rec.rr = this.parseSusp(r.subarray(suStart, len), `${path === '/' ? '' : path}/${isoName.toString('latin1')}`);
         }
         out.push(rec);
       }
