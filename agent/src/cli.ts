@@ -1,0 +1,140 @@
+/**
+ * `contextualization`: the guest agent's command line. A drop-in for the classic
+ * /usr/local/bin/contextualization: with no command it does the whole job (`boot`).
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ContextError } from '../../lib/context/errors.js';
+import { installAgent, type InitSystem } from './install.js';
+import { makeLogger } from './log.js';
+import type { BackendName } from './network/types.js';
+import { agentPaths } from './state/paths.js';
+import { formatStatus, readStatus } from './state/status.js';
+import { AGENT_VERSION, EXIT, parseNicDeclaration, runFinal, runLocal, type RunOptions } from './run.js';
+
+const BACKENDS: BackendName[] = ['ifupdown', 'networkd', 'networkmanager', 'netplan', 'ifcfg', 'ip'];
+
+interface CommonFlags {
+  root: string;
+  dryRun?: boolean;
+  iso?: string;
+  dir?: string;
+  backend?: BackendName;
+  label?: string;
+  device?: string[];
+  timeout?: number;
+  nic?: string[];
+  logLevel?: string;
+  json?: boolean;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 3600) throw new InvalidArgumentError('expected whole seconds between 0 and 3600');
+  return n;
+}
+
+function collect(v: string, prev: string[] = []): string[] {
+  return [...prev, v];
+}
+
+function withRunFlags(cmd: Command): Command {
+  return cmd
+    .option('--root <dir>', 'apply into this image root instead of the running system', '/')
+    .option('--dry-run', 'print the plan (files with contents, commands) and change nothing')
+    .option('--iso <file>', 'read this context ISO instead of probing devices')
+    .option('--dir <dir>', 'read this context directory instead of probing devices')
+    .addOption(new Option('--backend <name>', 'network backend (default: detected)').choices(BACKENDS))
+    .option('--label <label>', 'volume label of the context CD', 'CONTEXT')
+    .option('--device <path>', 'device to probe (repeatable; default /dev/hdb /dev/sdb /dev/vdb /dev/xvdb /dev/sr0)', collect)
+    .option('--timeout <seconds>', 'how long to wait for a late context device', positiveInt)
+    .option('--nic <name=mac>', 'declare a NIC when the root has no /sys (repeatable)', collect)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
+    .option('--json', 'JSON logs even on a terminal');
+}
+
+function runOptions(f: CommonFlags): RunOptions {
+  if (f.iso && f.dir) throw new InvalidArgumentError('--iso and --dir are exclusive');
+  return {
+    root: f.root,
+    dryRun: f.dryRun === true,
+    iso: f.iso,
+    dir: f.dir,
+    backend: f.backend,
+    label: f.label,
+    devices: f.device,
+    timeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined,
+    nics: (f.nic ?? []).map(parseNicDeclaration),
+    logger: makeLogger(f.logLevel, f.json === true ? true : undefined),
+    out: (line) => process.stdout.write(line.endsWith('\n') ? line : `${line}\n`),
+  };
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('contextualization')
+    .description('Configure this VM from its context CD: network, routes, DNS, hostname, SSH keys, then post-install.')
+    .version(AGENT_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  withRunFlags(program.command('local').description('stage 1, before the network: find and apply the context (or DHCP fallback)'))
+    .action(async (f: CommonFlags) => setExit(await runLocal(runOptions(f))));
+  withRunFlags(program.command('final').description('stage 2, after the network is up: run post-install'))
+    .action(async (f: CommonFlags) => setExit(await runFinal(runOptions(f))));
+  withRunFlags(program.command('boot', { isDefault: true }).description('both stages (rc.local, sysvinit, or by hand)'))
+    .action(async (f: CommonFlags) => {
+      const o = runOptions(f);
+      const local = await runLocal(o);
+      const final = await runFinal(o);
+      setExit(local !== EXIT.ok ? local : final);
+    });
+
+  program.command('status')
+    .description('show what the last runs of this boot did')
+    .option('--root <dir>', 'image root', '/')
+    .option('--json', 'print status.json')
+    .action((f: { root: string; json?: boolean }) => {
+      const status = readStatus(agentPaths(f.root).statusFile);
+      if (!status) {
+        process.stdout.write('contextualization: no run recorded this boot\n');
+        setExit(1);
+        return;
+      }
+      process.stdout.write(f.json ? `${JSON.stringify(status, null, 2)}\n` : `${formatStatus(status)}\n`);
+      setExit(status.result === 'ok' ? 0 : 1);
+    });
+
+  program.command('install')
+    .description('bake this binary and its units into an image root (or this system)')
+    .option('--root <dir>', 'image root', '/')
+    .addOption(new Option('--init <system>', 'init system (default: detected)').choices(['systemd', 'sysv', 'rc.local']))
+    .option('--force', 'replace differing existing files')
+    .action(async (f: { root: string; init?: InitSystem; force?: boolean }) => {
+      const r = await installAgent({ root: f.root, initSystem: f.init ?? 'auto', force: f.force === true });
+      for (const a of r.actions) process.stdout.write(`${a.action.padEnd(9)} ${a.path}${a.detail ? `  (${a.detail})` : ''}\n`);
+    });
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = buildProgram((c) => { code = c; });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const err = e as { code?: string; exitCode?: number; message: string };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+    if (err.code?.startsWith('commander.')) return EXIT.usage;
+    if (e instanceof ContextError) {
+      process.stderr.write(`${e.message}\n`);
+      return EXIT.invalidContext;
+    }
+    process.stderr.write(`contextualization: ${err.message}\n`);
+    return err.message.includes('holds the lock') ? EXIT.locked : EXIT.applyFailed;
+  }
+  return code;
+}
+
+main(process.argv).then((code) => { process.exitCode = code; }, (e: unknown) => {
+  process.stderr.write(`contextualization: ${String(e)}\n`);
+  process.exitCode = EXIT.applyFailed;
+});

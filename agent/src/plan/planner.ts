@@ -1,0 +1,76 @@
+/**
+ * The pure core of the agent: (context, facts about the guest) -> Plan. No I/O here; the shell
+ * (agent/src/run.ts) gathers the facts and applies the result, and --dry-run prints it.
+ */
+import type { Context } from '../../../lib/context/model.js';
+import { resolveNetwork } from '../network/resolve.js';
+import type { NetworkConfig, NetworkRenderer, SystemNic } from '../network/types.js';
+import { planDns, type ResolvConfState } from '../steps/dns.js';
+import { planHostname } from '../steps/hostname.js';
+import { planAuthorizedKeys } from '../steps/ssh-keys.js';
+import { emptyPlan, mergePlans, type Plan } from './types.js';
+
+export interface Facts {
+  nics: SystemNic[];
+  resolvConf: ResolvConfState;
+  currentHosts?: string;
+  currentAuthorizedKeys?: string;
+  /** Backend files the agent owns that exist now (from an earlier instance), as in-root paths. */
+  existingOwned: string[];
+}
+
+export interface PlannedContext {
+  plan: Plan;
+  network: NetworkConfig;
+}
+
+export function planContext(ctx: Context, facts: Facts, renderer: NetworkRenderer): PlannedContext {
+  const { config, notes } = resolveNetwork(ctx, facts.nics);
+  const net = renderNetwork(config, renderer);
+  net.notes.push(...notes);
+  const dns = planDns(ctx.dns, renderer.name, facts.resolvConf);
+  const primary = config.nics.find((n) => n.primary);
+  const host = ctx.hostname
+    ? planHostname({ hostname: ctx.hostname, domain: ctx.dns.domain, address: primary?.ipv4?.address.address, currentHosts: facts.currentHosts })
+    : emptyPlan();
+  const keys = ctx.authorizedKeys.length || facts.currentAuthorizedKeys !== undefined
+    ? planAuthorizedKeys(ctx.authorizedKeys, facts.currentAuthorizedKeys)
+    : emptyPlan();
+  const plan = mergePlans(net, dns, host, keys);
+  plan.remove = staleOwned(plan, facts.existingOwned);
+  return { plan, network: config };
+}
+
+/** DHCP on one NIC through the system's own backend (its DHCP client), when no context was found. */
+export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: NetworkRenderer): PlannedContext {
+  const config: NetworkConfig = {
+    nics: [{ name: nic.name, mac: nic.mac, method: 'dhcp', routes: [], deleteRoutes: [], primary: true }],
+    dns: { nameservers: [], search: [] },
+  };
+  const plan = renderNetwork(config, renderer);
+  plan.remove = staleOwned(plan, facts.existingOwned);
+  return { plan, network: config };
+}
+
+function renderNetwork(config: NetworkConfig, renderer: NetworkRenderer): Plan {
+  const r = renderer.render(config);
+  return { files: r.files, remove: [], commands: r.commands, notes: r.notes };
+}
+
+function staleOwned(plan: Plan, existing: string[]): string[] {
+  const keep = new Set(plan.files.map((f) => f.path));
+  return existing.filter((p) => !keep.has(p)).sort();
+}
+
+/** Human-readable plan for --dry-run: every file with its full content, every command as argv. */
+export function formatPlan(plan: Plan): string {
+  const out: string[] = [];
+  for (const f of plan.files) {
+    out.push(`=== write ${f.path} (mode ${f.mode.toString(8).padStart(4, '0')}): ${f.reason}`);
+    out.push(f.content.endsWith('\n') ? f.content.slice(0, -1) : f.content);
+  }
+  for (const p of plan.remove) out.push(`=== remove ${p} (stale file owned by contextualization)`);
+  for (const c of plan.commands) out.push(`=== run${c.when === 'live' ? ' (live system only)' : ''}: ${JSON.stringify(c.argv)}: ${c.reason}`);
+  for (const n of plan.notes) out.push(`=== note: ${n}`);
+  return `${out.join('\n')}\n`;
+}
