@@ -32,6 +32,11 @@ export interface ResolvedNic {
   deleteRoutes: ResolvedRoute[];
   /** The NIC "eth0" referred to in Snooze routes; carries DNS in per-link backends. */
   primary: boolean;
+  /**
+   * Snooze `up route del default`: this NIC must install no IPv4 default route, neither a static one
+   * (ipv4.gateway is already absent) nor one learnt from DHCP. IPv6 is not affected.
+   */
+  neverDefault?: boolean;
 }
 
 /** The whole network to render. Input of every backend renderer. */
@@ -66,6 +71,19 @@ export interface NetworkRenderer {
   /**
    * Paths (absolute in the root) of files this backend owns: a directory plus a file-name prefix.
    * Stale files matching it from an earlier instance are removed; nothing else is ever touched.
+   * With `marker`, a matching file is ours only when its content contains the marker (ifcfg-eth0 may
+   * be the user's own file: it is then neither overwritten nor removed).
    */
-  readonly owned: { dir: string; prefix: string }[];
+  readonly owned: OwnedFiles[];
+  /**
+   * Findings about the target system that affect this backend's files (e.g. /etc/network/interfaces
+   * not sourcing interfaces.d, a user-owned ifcfg file in the way). Read-only; never throws.
+   */
+  inspect?(sys: SystemView, net: NetworkConfig): string[];
+}
+
+export interface OwnedFiles {
+  dir: string;
+  prefix: string;
+  marker?: string;
 }

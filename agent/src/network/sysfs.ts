@@ -1,0 +1,55 @@
+/**
+ * NIC discovery from /sys/class/net. Boot path: plain synchronous reads, no child processes
+ * (no `ip link`, no udevadm), a handful of tiny files per interface.
+ */
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeMac } from '../../../lib/net/ip.js';
+import type { SystemNic } from './types.js';
+
+/** ARPHRD_ETHER from <linux/if_arp.h>: /sys/class/net/X/type of Ethernet (and virtio/xen/e1000) NICs. */
+const ARPHRD_ETHER = '1';
+
+/** A sysfs attribute, trimmed; undefined when absent or unreadable (carrier gives EINVAL while the link is down). */
+function readAttr(dir: string, name: string): string | undefined {
+  try {
+    return readFileSync(join(dir, name), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every Ethernet interface, virtual ones included (physical=false), sorted by name in natural order
+ * (eth2 before eth10) so "the first NIC" is stable across boots. Skips lo, non-Ethernet link types
+ * (InfiniBand, tun, sit...) and interfaces without a usable MAC.
+ */
+export function readEthernetNics(root = '/'): SystemNic[] {
+  const classNet = join(root, 'sys/class/net');
+  let names: string[];
+  try {
+    names = readdirSync(classNet);
+  } catch {
+    return []; // no sysfs (containers, bare image roots): nothing to configure
+  }
+  const nics: SystemNic[] = [];
+  for (const name of names) {
+    if (name === 'lo') continue;
+    const dir = join(classNet, name);
+    if (readAttr(dir, 'type') !== ARPHRD_ETHER) continue;
+    const mac = normalizeMac(readAttr(dir, 'address') ?? '');
+    if (!mac || mac === '00:00:00:00:00:00') continue;
+    const carrierRaw = readAttr(dir, 'carrier');
+    const carrier = carrierRaw === '1' ? true : carrierRaw === '0' ? false : undefined;
+    // `device` is a symlink to the bus device (PCI, virtio, xen vif); bridges, bonds, veth and docker0 have none.
+    // lstat: the link itself is what counts, even if its target is outside a fake root.
+    const physical = lstatSync(join(dir, 'device'), { throwIfNoEntry: false }) !== undefined;
+    nics.push(carrier === undefined ? { name, mac, physical } : { name, mac, carrier, physical });
+  }
+  return nics.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+}
+
+/** The NICs the agent may configure: physical Ethernet interfaces (see readEthernetNics). */
+export function listNics(root = '/'): SystemNic[] {
+  return readEthernetNics(root).filter((n) => n.physical);
+}
