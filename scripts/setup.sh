@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+npm_only=false; [ "${1:-}" = "--npm-only" ] && npm_only=true
 need_apt=()
 want() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
 want xorriso xorriso
@@ -20,7 +21,7 @@ want mkfs.ext4 e2fsprogs
 want xmllint libxml2-utils
 [ -d /usr/share/libvirt/schemas ] || need_apt+=(libvirt-clients)
 [ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || need_apt+=(linux-image-amd64)
-if [ ${#need_apt[@]} -gt 0 ]; then
+if [ ${#need_apt[@]} -gt 0 ] && ! $npm_only; then
   echo "setup: installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
