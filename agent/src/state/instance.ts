@@ -4,6 +4,9 @@ import type { Logger } from 'pino';
 import { contextHash } from '../../../lib/context/index.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import { ensureDir, writeFileAtomic } from './atomic.js';
+import { assertSafeInstanceId } from './instance-id.js';
+
+export { assertSafeInstanceId, isSafeInstanceId } from './instance-id.js';
 
 /**
  * Which instance this boot belongs to, and what the previous one left behind.
@@ -25,21 +28,6 @@ export interface InstanceRecord {
   firstSeen: string;
   lastSeen: string;
   lastApplied?: { at: string; network: NetworkSummary };
-}
-
-/** Instance ids name directories (post-install markers): keep them to a safe alphabet. */
-const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
-export function isSafeInstanceId(id: string): boolean {
-  return SAFE_ID.test(id);
-}
-
-export function assertSafeInstanceId(id: string, where = 'instance id'): void {
-  if (!isSafeInstanceId(id)) {
-    throw new Error(
-      `${where} = ${JSON.stringify(id.slice(0, 80))}: must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit`,
-    );
-  }
 }
 
 /** The explicit id when the context gives one, else a hash of the context files (same files, same id). */

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Context, PostInstallMode } from '../../../lib/context/model.js';
 import { netmaskFromPrefix } from '../../../lib/net/ip.js';
 import { ensureDir, writeFileAtomic } from '../state/atomic.js';
-import { assertSafeInstanceId } from '../state/instance.js';
+import { assertSafeInstanceId } from '../state/instance-id.js';
 import { type AgentPaths, RUN_DIR, agentPaths } from '../state/paths.js';
 
 /**
@@ -233,7 +233,7 @@ function runGroup(
     let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     const pgid = child.pid;
 
-    const killGroup = (sig: NodeJS.Signals | 0): boolean => {
+    const killGroup = (sig: NodeJS.Signals): boolean => {
       if (pgid === undefined) return false;
       try {
         process.kill(-pgid, sig);
@@ -255,7 +255,7 @@ function runGroup(
       const deadline = Date.now() + graceMs;
       // Wait for the whole group (not only bash) to go, then SIGKILL what is left.
       const poll = setInterval(() => {
-        const groupAlive = killGroup(0);
+        const groupAlive = pgid !== undefined && groupHasLiveMembers(pgid);
         if (!groupAlive && exited) {
           clearInterval(poll);
           finish();
@@ -289,6 +289,31 @@ function runGroup(
       if (!killing) finish();
     });
   });
+}
+
+/**
+ * Whether any non-zombie process is still in the group. kill(-pgid, 0) would also count zombies, which
+ * cannot be killed and only wait for a reaper (PID 1 in a container may never reap them).
+ */
+function groupHasLiveMembers(pgid: number): boolean {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return false;
+  }
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the command name: state ppid pgrp ...
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
 }
 
 /** Copies what the script writes to its log file into the agent's logger, line by line, while it runs. */
