@@ -1,0 +1,351 @@
+/**
+ * Batch planning: from an inventory to one fully validated VmPlan per VM, with every problem
+ * collected (one line each, naming inventory section/key/value) before anything is written.
+ * Reads files (templates, scripts, keys, base images, OUTDIR, libvirt) but writes nothing.
+ */
+import { join } from 'node:path';
+import { ContextError, formatProblem, type Problem } from '../../../lib/context/errors.js';
+import type { Context, ContextFiles } from '../../../lib/context/model.js';
+import { inSubnet, isUsableHostAddress, networkAddress } from '../../../lib/net/ip.js';
+import { applyContextFlags, type ContextFlags } from '../context-flags.js';
+import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
+import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
+import { KVM_OUI, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
+import { parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
+import { exists } from '../io.js';
+import { newUuid } from '../values.js';
+import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
+import { allocate, poolSize } from './pool.js';
+import type { Inventory, VmRequest } from './inventory.js';
+
+export interface VmPlan {
+  name: string;
+  where: string;
+  dir: string;
+  isoPath: string;
+  domainPath: string;
+  uuid: string;
+  mac: string;
+  address?: string;
+  prefix?: number;
+  label: string;
+  /** Files for the ISO, already validated and parsed back. */
+  files: ContextFiles;
+  context: Context;
+  domain: DomainSpec;
+  format: 'libvirt' | 'xl';
+  overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string };
+  /** The VM directory exists and will be written into (--force). */
+  replaces: boolean;
+}
+
+export interface PlanOptions {
+  outDir: string;
+  force: boolean;
+  /** Existing VMs: OUTDIR scan plus, with --define, libvirt's domains. */
+  existing: ExistingVm[];
+  /** Set when --define: domains at this URI must not collide. */
+  defineUri?: string;
+}
+
+export interface BatchPlan {
+  vms: VmPlan[];
+  problems: Problem[];
+}
+
+/** Per-file caches so a template or key used by 1,000 VMs is read and parsed once. */
+class Inputs {
+  private templates = new Map<string, Promise<LoadedDir | Problem[]>>();
+  private texts = new Map<string, Promise<string | Problem[]>>();
+  private images = new Map<string, Promise<ImageInfo | Problem[]>>();
+  constructor(private readonly file: string) {}
+
+  template(dir: string, where: string): Promise<LoadedDir | Problem[]> {
+    let p = this.templates.get(dir);
+    if (!p) {
+      p = loadContextDir(dir).catch((e: unknown) => {
+        if (e instanceof ContextError) return e.problems;
+        const err = e as NodeJS.ErrnoException;
+        return [{ file: this.file, key: `${where} template`, value: dir, why: `cannot read: ${err.code ?? err.message}` }];
+      });
+      this.templates.set(dir, p);
+    }
+    return p;
+  }
+
+  text(path: string, key: string): Promise<string | Problem[]> {
+    let p = this.texts.get(path);
+    if (!p) {
+      p = readInputFile('/', path, key, this.file).then(
+        (b) => b.toString('utf8'),
+        (e: unknown) => (e instanceof ContextError ? e.problems : [{ file: this.file, key, value: path, why: String(e) }]),
+      );
+      this.texts.set(path, p);
+    }
+    return p;
+  }
+
+  image(path: string, key: string): Promise<ImageInfo | Problem[]> {
+    let p = this.images.get(path);
+    if (!p) {
+      p = exists(path).then(async (ok) => {
+        if (!ok) return [{ file: this.file, key, value: path, why: 'base image does not exist' }];
+        try {
+          return await qemuImgInfo(path);
+        } catch (e) {
+          return [{ file: this.file, key, value: path, why: (e as Error).message }];
+        }
+      });
+      this.images.set(path, p);
+    }
+    return p;
+  }
+}
+
+const isProblems = (x: unknown): x is Problem[] => Array.isArray(x);
+
+export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<BatchPlan> {
+  const file = inv.file;
+  const problems: Problem[] = [];
+  const add = (where: string, key: string | undefined, value: string | undefined, why: string) =>
+    problems.push({ file, key: key ? `${where} ${key}` : where, value, why });
+  const inputs = new Inputs(file);
+
+  // --- Names: unique in the batch, and not already in OUTDIR or libvirt (unless --force replaces them).
+  const byName = new Map<string, VmRequest>();
+  for (const vm of inv.vms) {
+    const first = byName.get(vm.name.toLowerCase());
+    if (first) add(vm.where, undefined, vm.name, `VM name already used by ${first.where} (line ${first.line})`);
+    else byName.set(vm.name.toLowerCase(), vm);
+  }
+  // Existing VMs this batch replaces (same name, --force) do not count as collisions for their own values.
+  const replaced = (e: ExistingVm) => opts.force && byName.has(e.name.toLowerCase());
+  for (const e of opts.existing) {
+    const vm = byName.get(e.name.toLowerCase());
+    if (vm && !opts.force) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+  }
+  const others = opts.existing.filter((e) => !replaced(e));
+  if (opts.defineUri && inv.vms.some((v) => v.settings.format === 'xl')) {
+    problems.push({ file, key: '[defaults] format', value: 'xl', why: '--define uses virsh, which takes libvirt XML; set format = libvirt' });
+  }
+
+  // --- Taken values: from existing VMs, then fixed ones in the inventory.
+  const usedUuid = new Map<string, string>();
+  const usedMac = new Map<string, string>();
+  const usedAddr = new Map<string, string>();
+  for (const e of others) {
+    if (e.uuid) usedUuid.set(e.uuid, e.source);
+    for (const m of e.macs) usedMac.set(m, e.source);
+    for (const a of e.addresses) usedAddr.set(a, e.source);
+  }
+  // With --force, a replaced domain keeps its UUID so `virsh define` updates it instead of failing.
+  const keepUuid = new Map<string, string>();
+  for (const e of opts.existing) if (replaced(e) && e.uuid && e.source.startsWith('libvirt')) keepUuid.set(e.name.toLowerCase(), e.uuid);
+
+  const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
+    const owner = map.get(value);
+    if (owner !== undefined) {
+      add(vm.where, key, value, `${what} already used by ${owner}`);
+      return false;
+    }
+    map.set(value, vm.where);
+    return true;
+  };
+
+  const pool = inv.pool;
+  const prefixFor = (vm: VmRequest): number | undefined => vm.address?.prefix ?? inv.prefix;
+  // Reserved in the pool: gateways and name servers of the batch.
+  const reserved = new Set<string>();
+  for (const vm of inv.vms) {
+    if (vm.settings.gateway) reserved.add(vm.settings.gateway);
+    for (const d of vm.settings.dns ?? []) reserved.add(d);
+  }
+  for (const vm of inv.vms) {
+    if (vm.uuid) claim(usedUuid, vm.uuid, vm, 'uuid', 'UUID');
+    if (vm.mac) claim(usedMac, vm.mac, vm, 'mac', 'MAC');
+    if (vm.address) {
+      const a = vm.address.address;
+      const prefix = prefixFor(vm);
+      if (prefix === undefined) add(vm.where, 'address', a, 'no prefix: write address = A/P or set pool/prefix in [defaults]');
+      else if (!isUsableHostAddress(a, prefix)) add(vm.where, 'address', a, `is the network or broadcast address of its /${prefix}`);
+      else if (pool && vm.address.prefix === undefined && !inSubnet(a, pool.network, pool.prefix)) {
+        add(vm.where, 'address', a, `outside the pool subnet ${pool.network}/${pool.prefix}`);
+      }
+      if (reserved.has(a)) add(vm.where, 'address', a, 'is a gateway or DNS server address of this batch');
+      claim(usedAddr, a, vm, 'address', 'address');
+    }
+  }
+
+  // --- Allocation from the pool, inventory order.
+  const needing = inv.vms.filter((v) => !v.address && pool);
+  const allocated = new Map<VmRequest, string>();
+  if (pool && needing.length) {
+    const taken = new Set<string>([...usedAddr.keys(), ...reserved]);
+    const got = allocate(pool, needing.length, taken);
+    needing.forEach((vm, i) => {
+      const a = got[i];
+      if (a) allocated.set(vm, a);
+    });
+    if (got.length < needing.length) {
+      problems.push({
+        file,
+        key: '[defaults] pool',
+        value: undefined,
+        why: `pool exhausted: ${needing.length} VMs need an address, ${got.length} free of ${poolSize(pool)} (first without one: ${needing[got.length]!.where})`,
+      });
+    }
+  }
+
+  // --- Per VM: inputs, MAC, UUID, context, domain.
+  const plans: VmPlan[] = [];
+  for (const vm of inv.vms) {
+    const s = vm.settings;
+    const before = problems.length;
+    const address = vm.address?.address ?? allocated.get(vm);
+    const prefix = address ? prefixFor(vm) ?? pool?.prefix : undefined;
+
+    let mac = vm.mac;
+    if (!mac) {
+      if (s.macMode === 'ip') {
+        if (!address) add(vm.where, 'mac_mode', 'ip', 'needs an address (fixed or from the pool)');
+        else {
+          mac = macForIpv4(address, s.macPrefix);
+          claim(usedMac, mac, vm, 'mac_mode', 'MAC (derived from the address)');
+        }
+      } else {
+        const oui = s.hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
+        do mac = randomMac(oui);
+        while (usedMac.has(mac)); // a random clash is ours to avoid, not the operator's to fix
+        usedMac.set(mac, vm.where);
+      }
+    }
+    let uuid = vm.uuid ?? keepUuid.get(vm.name.toLowerCase());
+    if (!uuid) {
+      do uuid = newUuid();
+      while (usedUuid.has(uuid));
+      usedUuid.set(uuid, vm.where);
+    }
+    if (s.gateway && address && prefix !== undefined && !inSubnet(s.gateway, networkAddress(address, prefix), prefix)) {
+      add(vm.where, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
+    }
+    if (!s.bridge && !s.network) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network) given in [defaults] or the section');
+
+    // Context inputs (cached across VMs).
+    let base: LoadedDir = { context: startingContext(), extras: new Map() };
+    if (s.template) {
+      const t = await inputs.template(s.template, vm.where);
+      if (isProblems(t)) problems.push(...t);
+      else base = t;
+    }
+    const flags: ContextFlags = {
+      hostname: vm.name,
+      domain: s.domain,
+      dns: s.dns,
+      search: s.search,
+      instanceId: uuid,
+      nic: mac ? [address ? `${mac}=${address}/${prefix}` : `${mac}=dhcp`] : [],
+      gateway: address ? s.gateway : undefined,
+      postInstallMode: s.postInstallMode,
+    };
+    if (s.postInstall) {
+      const t = await inputs.text(s.postInstall, `${vm.where} post_install`);
+      if (isProblems(t)) problems.push(...t);
+      else flags.postInstall = { script: t, source: s.postInstall };
+    }
+    if (s.sshKeys) {
+      flags.sshKeys = [];
+      for (const k of s.sshKeys) {
+        const t = await inputs.text(k, `${vm.where} ssh_key`);
+        if (isProblems(t)) problems.push(...t);
+        else flags.sshKeys.push({ text: t, source: k });
+      }
+    }
+
+    // Disk: an overlay on the base image, or a given disk path.
+    const dir = join(opts.outDir, vm.name);
+    let overlay: VmPlan['overlay'];
+    let diskPath = s.disk?.replaceAll('{name}', vm.name);
+    let diskFormat = s.diskFormat ?? 'qcow2';
+    if (s.baseImage) {
+      const info = await inputs.image(s.baseImage, `${vm.where} base_image`);
+      if (isProblems(info)) problems.push(...info);
+      else if (info.format !== 'qcow2' && info.format !== 'raw') add(vm.where, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
+      else if (s.baseFormat && s.baseFormat !== info.format) add(vm.where, 'base_format', s.baseFormat, `base image is ${info.format}`);
+      else {
+        const sizeBytes = s.size ? parseSize(s.size) : undefined;
+        if (sizeBytes !== undefined && sizeBytes < info.virtualSize) add(vm.where, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
+        overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path: join(dir, OUTPUT_NAMES.overlay) };
+        diskPath = overlay.path;
+        diskFormat = 'qcow2';
+      }
+    } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
+
+    if (problems.length > before) continue; // context/domain checks would only repeat the same cause
+
+    let final;
+    try {
+      final = finalizeContext(applyContextFlags(base.context, flags, file), base.extras);
+    } catch (e) {
+      if (!(e instanceof ContextError)) throw e;
+      for (const p of e.problems) {
+        // Flag-level problems name an inventory key; model problems name a generated file: say which VM.
+        const key = p.file === file ? `${vm.where} ${inventoryKey(p.key)}` : `${vm.where} (generated ${p.file}${p.key ? ` ${p.key}` : ''})`;
+        problems.push({ ...p, file, key });
+      }
+      continue;
+    }
+    const format = s.format;
+    const isoPath = join(dir, OUTPUT_NAMES.iso);
+    const domain: DomainSpec = {
+      name: vm.name,
+      uuid,
+      memoryMiB: s.memory,
+      vcpus: s.vcpus,
+      hypervisor: format === 'xl' ? 'xen' : s.hypervisor,
+      guestType: s.guestType,
+      disk: { path: diskPath!, format: diskFormat },
+      context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(format === 'xl' ? 'xen' : s.hypervisor)) },
+      nics: mac ? [{ mac, source: s.bridge ? { kind: 'bridge', name: s.bridge } : { kind: 'network', name: s.network! } }] : [],
+    };
+    const dp = validateDomainSpec(domain, format, file, (f) => `${vm.where} ${f.replace(/^nic\[\d+\]\./, '').replace('-', '_')}`);
+    if (dp.length) {
+      problems.push(...dp);
+      continue;
+    }
+    plans.push({
+      name: vm.name,
+      where: vm.where,
+      dir,
+      isoPath,
+      domainPath: join(dir, format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml),
+      uuid,
+      mac: mac!,
+      address,
+      prefix,
+      label: s.label,
+      files: final.files,
+      context: final.parsed,
+      domain,
+      format,
+      overlay,
+      replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
+    });
+  }
+  return { vms: plans, problems: dedupe(problems) };
+}
+
+/** '--post-install-mode' -> 'post_install_mode': flag names back to inventory keys. */
+function inventoryKey(flagKey: string | undefined): string {
+  return (flagKey ?? '').replace(/^--/, '').replaceAll('-', '_');
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = formatProblem(p);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+

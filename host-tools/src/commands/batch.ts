@@ -1,0 +1,113 @@
+/**
+ * `contextgen batch INVENTORY.ini`: many VMs at once. Order: read + check the inventory, scan what
+ * exists (OUTDIR, and libvirt with --define), plan every VM (all problems reported together), then
+ * write everything in one transaction, then define the domains.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { ContextError, type Problem } from '../../../lib/context/errors.js';
+import { EXIT, ExternalError, type ExitCode } from '../errors.js';
+import type { Io } from '../io.js';
+import { readInventory } from '../batch/inventory.js';
+import { defineDomain, scanLibvirt, scanOutDir, type ExistingVm } from '../batch/existing.js';
+import { planBatch, type VmPlan } from '../batch/plan.js';
+import { writeBatch } from '../batch/write.js';
+import { resolveMtime } from './iso.js';
+
+export interface BatchOptions {
+  inventory: string;
+  out?: string;
+  define?: boolean;
+  connect?: string;
+  dryRun?: boolean;
+  force?: boolean;
+  mtime?: string;
+  /** VMs in flight while writing (default 4). */
+  concurrency?: number;
+}
+
+export interface BatchResult {
+  vms: VmPlan[];
+  files: number;
+  defined: number;
+  seconds: number;
+  outDir: string;
+  dryRun: boolean;
+}
+
+export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
+  const started = performance.now();
+  const invPath = resolve(io.cwd, o.inventory);
+  let text: string;
+  try {
+    text = await readFile(invPath, 'utf8');
+  } catch (e) {
+    throw new ContextError([{ file: o.inventory, why: `cannot read inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+  }
+  const { inventory, problems } = readInventory(text, o.inventory);
+  const early: Problem[] = [...problems];
+  const mtime = resolveMtime(o.mtime, io.env, early);
+  if (early.length) throw new ContextError(early);
+
+  const outDir = resolve(io.cwd, o.out ?? '.');
+  const scanned = await scanOutDir(outDir);
+  for (const w of scanned.warnings) io.err(`contextgen: warning: ${w}`);
+  const existing: ExistingVm[] = [...scanned.vms];
+  const uri = o.connect ?? 'qemu:///system';
+  if (o.define) existing.push(...(await scanLibvirt(uri)));
+
+  const plan = await planBatch(inventory, { outDir, force: !!o.force, existing, defineUri: o.define ? uri : undefined });
+  if (plan.problems.length) throw new ContextError(plan.problems);
+
+  if (o.dryRun) {
+    for (const vm of plan.vms) io.out(planLine(vm));
+    return { vms: plan.vms, files: 0, defined: 0, seconds: (performance.now() - started) / 1000, outDir, dryRun: true };
+  }
+
+  const bar = io.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'writing {bar} {value}/{total} VMs {duration}s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(plan.vms.length, 0);
+  let written: { files: number };
+  try {
+    written = await writeBatch(plan.vms, { force: !!o.force, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
+  } finally {
+    bar?.stop();
+  }
+
+  let defined = 0;
+  if (o.define) {
+    const failed: string[] = [];
+    for (const vm of plan.vms) {
+      try {
+        await defineDomain(uri, vm.domainPath);
+        defined++;
+      } catch (e) {
+        failed.push(`${vm.name}: ${(e as Error).message}`);
+      }
+    }
+    if (failed.length) {
+      for (const f of failed) io.err(`contextgen: ${f}`);
+      throw new ExternalError(`${failed.length} of ${plan.vms.length} domains not defined at ${uri} (files were written; ${defined} defined)`);
+    }
+  }
+  return { vms: plan.vms, files: written.files, defined, seconds: (performance.now() - started) / 1000, outDir, dryRun: false };
+}
+
+export function planLine(vm: VmPlan): string {
+  const addr = vm.address ? `${vm.address}/${vm.prefix}` : 'dhcp';
+  return `${vm.name}\t${addr}\t${vm.mac}\t${vm.uuid}\t${vm.dir}${vm.replaces ? '\t(replace)' : ''}`;
+}
+
+export function batchSummary(r: BatchResult): string {
+  const rate = r.seconds > 0 ? Math.round(r.files / r.seconds) : r.files;
+  if (r.dryRun) return `batch: dry run, ${r.vms.length} VMs valid, nothing written (${r.seconds.toFixed(2)} s)`;
+  const def = r.defined ? `, ${r.defined} defined` : '';
+  return `batch: ${r.vms.length} VMs, ${r.files} files in ${r.outDir}${def} (${r.seconds.toFixed(2)} s, ${rate} files/s)`;
+}
+
+/** The CLI wrapper: runs, prints the summary line, returns the exit code. */
+export async function runBatchCommand(o: BatchOptions, io: Io): Promise<ExitCode> {
+  const r = await runBatch(o, io);
+  io.out(batchSummary(r));
+  return EXIT.ok;
+}

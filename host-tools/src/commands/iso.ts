@@ -1,0 +1,107 @@
+/**
+ * `contextgen iso`: a context ISO from a context directory and/or flags.
+ */
+import { resolve } from 'node:path';
+import { ContextError, type Problem } from '../../../lib/context/errors.js';
+import { applyContextFlags, type ContextFlags } from '../context-flags.js';
+import { describeContext, finalizeContext, isoFromFiles, loadContextDir, readInputFile, startingContext, type FinalContext } from '../context-build.js';
+import { exists, writeOneFile, type Io } from '../io.js';
+import { checkMtime, checkVolumeLabel } from '../values.js';
+import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
+
+export interface IsoOptions {
+  out: string;
+  from?: string;
+  force?: boolean;
+  label?: string;
+  mtime?: string;
+  hostname?: string;
+  nic?: string[];
+  gateway?: string;
+  dns?: string[];
+  search?: string[];
+  domain?: string;
+  route?: string[];
+  postInstall?: string;
+  postInstallMode?: string;
+  postInstallTimeout?: string;
+  instanceId?: string;
+  sshKey?: string[];
+  legacySubnet?: string;
+}
+
+export interface IsoResult {
+  out: string;
+  label: string;
+  bytes: number;
+  final: FinalContext;
+}
+
+const CLI = '<command line>';
+
+/** --mtime, else SOURCE_DATE_EPOCH, else undefined (the writer uses now). */
+export function resolveMtime(flag: string | undefined, env: NodeJS.ProcessEnv, problems: Problem[]): Date | undefined {
+  const [key, text] = flag !== undefined ? ['--mtime', flag] : ['SOURCE_DATE_EPOCH', env.SOURCE_DATE_EPOCH];
+  if (text === undefined || text === '') return undefined;
+  const m = checkMtime(text);
+  if (!m.ok) {
+    problems.push({ file: key === '--mtime' ? CLI : '<environment>', key, value: text, why: m.why });
+    return undefined;
+  }
+  return m.value;
+}
+
+export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
+  const problems: Problem[] = [];
+  const out = resolve(io.cwd, o.out);
+  const label = o.label ?? DEFAULT_VOLUME_LABEL;
+  const l = checkVolumeLabel(label);
+  if (!l.ok) problems.push({ file: CLI, key: '--label', value: label, why: l.why });
+  const mtime = resolveMtime(o.mtime, io.env, problems);
+  if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+
+  let base = startingContext();
+  let extras = new Map<string, Buffer>();
+  if (o.from !== undefined) {
+    try {
+      ({ context: base, extras } = await loadContextDir(resolve(io.cwd, o.from)));
+    } catch (e) {
+      if (!(e instanceof ContextError)) throw e;
+      problems.push(...e.problems);
+    }
+  }
+  const flags: ContextFlags = {
+    hostname: o.hostname,
+    nic: o.nic,
+    gateway: o.gateway,
+    dns: o.dns,
+    search: o.search,
+    domain: o.domain,
+    route: o.route,
+    postInstallMode: o.postInstallMode,
+    postInstallTimeout: o.postInstallTimeout,
+    instanceId: o.instanceId,
+    legacySubnet: o.legacySubnet,
+  };
+  try {
+    if (o.postInstall !== undefined) {
+      flags.postInstall = { script: (await readInputFile(io.cwd, o.postInstall, '--post-install')).toString('utf8'), source: o.postInstall };
+    }
+    flags.sshKeys = [];
+    for (const k of o.sshKey ?? []) flags.sshKeys.push({ text: (await readInputFile(io.cwd, k, '--ssh-key')).toString('utf8'), source: k });
+  } catch (e) {
+    if (!(e instanceof ContextError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length) throw new ContextError(problems);
+
+  const ctx = applyContextFlags(base, flags);
+  const final = finalizeContext(ctx, extras);
+  const iso = isoFromFiles(final.files, { label, mtime });
+  await writeOneFile(out, iso, { force: !!o.force });
+  return { out, label, bytes: iso.length, final };
+}
+
+export function isoSummary(r: IsoResult): string {
+  return `wrote ${r.out} (label ${r.label}, ${r.final.files.size} files, ${r.bytes} bytes): ${describeContext(r.final.parsed)}`;
+}

@@ -1,0 +1,91 @@
+/**
+ * What a generated domain is made of, independent of the output format. Builders take a DomainSpec
+ * whose values were validated already (see validateDomainSpec); they never see raw operator input.
+ */
+import { isAbsolute } from 'node:path';
+import type { Problem } from '../../../lib/context/errors.js';
+import { checkBridge, checkConfigPath, checkInt, checkNetworkName, checkUuid, checkVmName } from '../values.js';
+import { checkMac } from '../mac.js';
+
+export const HYPERVISORS = ['kvm', 'qemu', 'xen'] as const;
+export type Hypervisor = (typeof HYPERVISORS)[number];
+export const CDROM_BUSES = ['ide', 'sata', 'scsi', 'virtio', 'xen'] as const;
+export type CdromBus = (typeof CDROM_BUSES)[number];
+export const DISK_FORMATS = ['qcow2', 'raw'] as const;
+export type DiskFormat = (typeof DISK_FORMATS)[number];
+export const DOMAIN_FORMATS = ['libvirt', 'xl'] as const;
+export type DomainFormat = (typeof DOMAIN_FORMATS)[number];
+export const GUEST_TYPES = ['hvm', 'pv'] as const;
+export type GuestType = (typeof GUEST_TYPES)[number];
+
+export interface NicSpec {
+  mac: string;
+  /** A host bridge, or (libvirt only) a libvirt network such as "default". */
+  source: { kind: 'bridge' | 'network'; name: string };
+}
+
+export interface DomainSpec {
+  name: string;
+  uuid: string;
+  memoryMiB: number;
+  vcpus: number;
+  hypervisor: Hypervisor;
+  guestType: GuestType;
+  disk: { path: string; format: DiskFormat };
+  context: { path: string; bus: CdromBus };
+  nics: NicSpec[];
+}
+
+/**
+ * Guest device names, chosen so the seeds' probe list finds the CD: a CD-ROM on IDE, SATA or SCSI
+ * shows up as sr0 in any modern guest (the target name is only libvirt's slot hint), a virtio-blk
+ * disk as vdb, a Xen PV disk as xvdb. hdc (IDE secondary master) is the classic CD-ROM slot.
+ */
+export const CDROM_TARGET: Record<CdromBus, string> = { ide: 'hdc', sata: 'sdb', scsi: 'sdb', virtio: 'vdb', xen: 'xvdb' };
+
+export function defaultCdromBus(h: Hypervisor): CdromBus {
+  return h === 'xen' ? 'xen' : 'sata';
+}
+
+/** Which CD-ROM buses each hypervisor can attach the ISO on. */
+export const BUSES_FOR: Record<Hypervisor, readonly CdromBus[]> = {
+  kvm: ['ide', 'sata', 'scsi', 'virtio'],
+  qemu: ['ide', 'sata', 'scsi', 'virtio'],
+  xen: ['ide', 'xen'],
+};
+
+/** Every problem with a spec (values and their combination), named after the flag/key in `where`. */
+export function validateDomainSpec(spec: DomainSpec, format: DomainFormat, file: string, where: (field: string) => string): Problem[] {
+  const problems: Problem[] = [];
+  const add = (field: string, value: string | undefined, why: string) => problems.push({ file, key: where(field), value, why });
+  const name = checkVmName(spec.name);
+  if (!name.ok) add('name', spec.name, name.why);
+  const uuid = checkUuid(spec.uuid);
+  if (!uuid.ok) add('uuid', spec.uuid, uuid.why);
+  const mem = checkInt(String(spec.memoryMiB), 16, 16 * 1024 * 1024, 'MiB');
+  if (!mem.ok) add('memory', String(spec.memoryMiB), mem.why);
+  const cpus = checkInt(String(spec.vcpus), 1, 4096);
+  if (!cpus.ok) add('vcpus', String(spec.vcpus), cpus.why);
+  for (const [field, p] of [['disk', spec.disk.path], ['context', spec.context.path]] as const) {
+    const c = checkConfigPath(p);
+    if (!c.ok) add(field, p, c.why);
+    else if (!isAbsolute(p)) add(field, p, 'path must be absolute (the hypervisor resolves it, not this shell)');
+  }
+  if (!BUSES_FOR[spec.hypervisor].includes(spec.context.bus)) {
+    add('cdrom-bus', spec.context.bus, `not available with ${spec.hypervisor} (use ${BUSES_FOR[spec.hypervisor].join(', ')})`);
+  }
+  if (format === 'xl' && spec.hypervisor !== 'xen') add('format', format, 'xl config is for the xen hypervisor');
+  if (spec.guestType === 'pv' && spec.hypervisor !== 'xen') add('guest-type', 'pv', 'paravirtualised guests need the xen hypervisor');
+  if (spec.guestType === 'pv' && spec.context.bus !== 'xen') add('cdrom-bus', spec.context.bus, 'a Xen PV guest has no emulated buses; use xen');
+  const macs = new Set<string>();
+  spec.nics.forEach((nic, i) => {
+    const m = checkMac(nic.mac);
+    if (!m.ok) add(`nic[${i}].mac`, nic.mac, m.why);
+    else if (macs.has(m.value)) add(`nic[${i}].mac`, nic.mac, 'MAC used twice in one domain');
+    else macs.add(m.value);
+    const s = nic.source.kind === 'bridge' ? checkBridge(nic.source.name) : checkNetworkName(nic.source.name);
+    if (!s.ok) add(`nic[${i}].${nic.source.kind}`, nic.source.name, s.why);
+    if (nic.source.kind === 'network' && format === 'xl') add(`nic[${i}].network`, nic.source.name, 'xl config takes bridges only');
+  });
+  return problems;
+}
