@@ -11,7 +11,7 @@ import { type ReadMethod, readWithMount, readWithReader } from './read.js';
 import { DEFAULT_LIMITS, type ReadLimits, publishContext } from './tree.js';
 
 export { chooseFallbackNic, naturalCompare, type FallbackChoice } from './fallback.js';
-export { readTree as readContextDir, publishContext, DEFAULT_LIMITS, ContextTooLargeError, type ReadLimits } from './tree.js';
+export { publishContext, DEFAULT_LIMITS, ContextTooLargeError, type ReadLimits } from './tree.js';
 export { readWithReader as readContextIso } from './read.js';
 
 /**
@@ -137,7 +137,7 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
         continue;
       }
       if (!hasContextLayout(files)) {
-        const reason = `label ${c.label} but no context layout (no common/network or common/context.ini)`;
+        const reason = `label ${c.label} but no context layout (none of common/network, common/context.ini, post-install)`;
         badContent.set(key, reason);
         rejected.set(c.device, reason);
         continue;

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import { openIso, readAllFiles } from '../../../lib/iso9660/index.js';
 import { ensureDir } from '../state/atomic.js';
-import { type ReadLimits, checkLimits, readTree } from './tree.js';
+import { readContextDir } from '../../../lib/context/index.js';
+import { type ReadLimits, checkLimits } from './tree.js';
 
 /**
  * Two ways to get the files off a context CD:
@@ -58,7 +59,10 @@ export async function readWithMount(device: string, runDir: string, limits: Read
     return { ok: false, why };
   }
   try {
-    return { ok: true, files: readTree(dir, limits, logger) };
+    // The shared directory reader: regular files only, no symlink out of the tree, per-file size caps.
+    const files = await readContextDir(dir);
+    checkLimits(files, limits, device);
+    return { ok: true, files };
   } finally {
     await unmount(dir, logger);
   }

@@ -1,0 +1,210 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeIso } from '../../lib/iso9660/index.js';
+import { candidateDevices, discoverContext, type DiscoverOptions } from '../../agent/src/discover/index.js';
+import { captureLogger, cleanupTempDirs, tempDir } from './helpers.js';
+
+// Discovery over fake roots: <root>/sys/block/<name> directories and <root>/dev/<name> "devices" that are
+// regular ISO files (the in-process reader reads files and block devices alike). With a root other than
+// "/" the agent never mounts, so these tests exercise the reader path. The mount path (mount -t iso9660
+// ro,nosuid,nodev,noexec, copy, umount) cannot run here: this host's kernel has no iso9660 driver. It is
+// exercised by the VM suite, where the agent boots with a real CD.
+
+afterAll(cleanupTempDirs);
+
+const SNOOZE_NETWORK = 'GATEWAY=10.0.0.1\nNETWORK=10.0.0.0\nNETMASK=255.255.255.0\nBROADCAST=10.0.0.255\nNAMESERVER=10.0.0.2\n';
+
+function contextIso(label: string, extra: Record<string, string> = {}): Buffer {
+  const files = { 'common/network': SNOOZE_NETWORK, 'post-install': 'echo hi\n', ...extra };
+  return writeIso(
+    Object.entries(files).map(([path, text]) => ({ path, data: Buffer.from(text) })),
+    { volumeId: label },
+  );
+}
+
+/** What Snooze's generate_iso_context.sh made: `genisoimage -RJ -o context.iso context/` (label CDROM). */
+function genisoimageIso(tree: Record<string, string>): Buffer {
+  const src = tempDir('snooze-src-');
+  for (const [p, text] of Object.entries(tree)) {
+    mkdirSync(dirname(join(src, p)), { recursive: true });
+    writeFileSync(join(src, p), text);
+  }
+  const out = join(tempDir('snooze-iso-'), 'context.iso');
+  execFileSync('genisoimage', ['-quiet', '-RJ', '-o', out, src]);
+  return readFileSync(out);
+}
+
+function fakeRoot(devices: Record<string, Buffer | 'no-medium'>, opts: { sys?: boolean } = {}): string {
+  const root = tempDir('fake-root-');
+  mkdirSync(join(root, 'dev'), { recursive: true });
+  mkdirSync(join(root, 'sys/block'), { recursive: true });
+  for (const [name, content] of Object.entries(devices)) addDevice(root, name, content, opts.sys ?? true);
+  return root;
+}
+
+function addDevice(root: string, name: string, content: Buffer | 'no-medium', sys = true): void {
+  if (sys) {
+    mkdirSync(join(root, 'sys/block', name), { recursive: true });
+    if (content === 'no-medium') writeFileSync(join(root, 'sys/block', name, 'size'), '0\n');
+  }
+  if (content === 'no-medium') {
+    writeFileSync(join(root, 'dev', name), '');
+    return;
+  }
+  // Appear atomically, as a device node would: never half-written.
+  const tmp = join(root, 'dev', `.${name}.tmp`);
+  writeFileSync(tmp, content);
+  renameSync(tmp, join(root, 'dev', name));
+}
+
+function options(root: string, extra: Partial<DiscoverOptions> = {}) {
+  const cap = captureLogger();
+  return { opts: { root, timeoutMs: 300, pollMs: 50, logger: cap.logger, ...extra } satisfies DiscoverOptions, cap };
+}
+
+describe('context discovery', () => {
+  it('finds a CONTEXT-labelled CD on a scanned device and publishes a private copy', async () => {
+    const root = fakeRoot({ vda: Buffer.alloc(64 * 1024), sr0: contextIso('CONTEXT') });
+    const { opts } = options(root);
+    const r = await discoverContext(opts);
+    expect(r.found).toBe(true);
+    if (!r.found) return;
+    expect(r).toMatchObject({ device: '/dev/sr0', label: 'CONTEXT', legacyLabel: false, method: 'reader' });
+    expect(r.files.get('common/network')?.toString()).toBe(SNOOZE_NETWORK);
+    expect(r.rejected).toEqual([{ device: '/dev/vda', reason: 'no ISO 9660 volume' }]);
+    expect(r.durationMs).toBeLessThan(300);
+
+    const ctxDir = join(root, 'run/contextualization/context');
+    expect(r.contextDir).toBe(ctxDir);
+    expect(readFileSync(join(ctxDir, 'common/network'), 'utf8')).toBe(SNOOZE_NETWORK);
+    expect(statSync(ctxDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(ctxDir, 'common')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(ctxDir, 'common/network')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(ctxDir, 'post-install')).mode & 0o777).toBe(0o600);
+    // Nothing left over from the atomic publish.
+    expect(readdirSync(join(root, 'run/contextualization'))).toEqual(['context']);
+  });
+
+  it('finds a CD on a classic device name that is not in /sys/block (Xen xvdb)', async () => {
+    const root = fakeRoot({ xvdb: contextIso('CONTEXT') }, { sys: false });
+    const r = await discoverContext(options(root).opts);
+    expect(r.found && r.device).toBe('/dev/xvdb');
+  });
+
+  it('accepts a legacy Snooze ISO (genisoimage default label CDROM) when the layout checks out', async () => {
+    const iso = genisoimageIso({ 'common/network': SNOOZE_NETWORK, 'common/routes': 'up route del default\n', 'post-install': 'echo hi\n' });
+    const root = fakeRoot({ hdb: iso }, { sys: false });
+    const { opts, cap } = options(root);
+    const r = await discoverContext(opts);
+    expect(r.found).toBe(true);
+    if (!r.found) return;
+    expect(r).toMatchObject({ device: '/dev/hdb', label: 'CDROM', legacyLabel: true });
+    expect(r.files.get('common/routes')?.toString()).toBe('up route del default\n');
+    expect(cap.messages().some((m) => m.includes('generic CDROM label accepted'))).toBe(true);
+  });
+
+  it('rejects a CDROM-labelled CD without a context layout', async () => {
+    const iso = genisoimageIso({ 'README.TXT': 'a driver disk\n', 'drivers/x.ko': 'not a context\n' });
+    const root = fakeRoot({ sr0: iso });
+    const r = await discoverContext(options(root).opts);
+    expect(r.found).toBe(false);
+    expect(r.rejected).toEqual([
+      { device: '/dev/sr0', reason: 'label CDROM but no context layout (none of common/network, common/context.ini, post-install)' },
+    ]);
+  });
+
+  it('rejects CDROM when legacy labels are not accepted, even with a layout', async () => {
+    const iso = genisoimageIso({ 'common/network': SNOOZE_NETWORK });
+    const root = fakeRoot({ sr0: iso });
+    const r = await discoverContext(options(root, { acceptLegacyLabel: false }).opts);
+    expect(r.found).toBe(false);
+    expect(r.rejected).toEqual([{ device: '/dev/sr0', reason: 'ISO 9660 label "CDROM" is not CONTEXT' }]);
+  });
+
+  it('rejects a wrong label even when the layout is there (an install ISO is never a context)', async () => {
+    const root = fakeRoot({ sr0: contextIso('DEBIAN_12') });
+    const r = await discoverContext(options(root).opts);
+    expect(r.found).toBe(false);
+    if (r.found) return;
+    expect(r.rejected).toEqual([{ device: '/dev/sr0', reason: 'ISO 9660 label "DEBIAN_12" is not CONTEXT or CDROM' }]);
+    expect(r.reason).toContain('/dev/sr0: ISO 9660 label "DEBIAN_12" is not CONTEXT or CDROM');
+  });
+
+  it('honours a configured label', async () => {
+    const root = fakeRoot({ sr0: contextIso('SNOOZECTX'), sr1: contextIso('CONTEXT') });
+    const r = await discoverContext(options(root, { label: 'snoozectx' }).opts);
+    expect(r.found && [r.device, r.label]).toEqual(['/dev/sr0', 'SNOOZECTX']);
+  });
+
+  it('prefers the configured label over the legacy one, whatever the device order', async () => {
+    const legacy = genisoimageIso({ 'common/network': 'GATEWAY=10.9.9.9\n' });
+    const root = fakeRoot({ sr0: legacy, sr1: contextIso('CONTEXT') });
+    const r = await discoverContext(options(root).opts);
+    expect(r.found && r.device).toBe('/dev/sr1');
+  });
+
+  it('ignores loop, ram, zram and dm devices', async () => {
+    const root = fakeRoot({ loop0: contextIso('CONTEXT'), ram0: contextIso('CONTEXT'), zram0: contextIso('CONTEXT'), 'dm-0': contextIso('CONTEXT') });
+    expect(candidateDevices(root, [])).toEqual([]);
+    const r = await discoverContext(options(root, { devices: [] }).opts);
+    expect(r.found).toBe(false);
+    if (!r.found) expect(r.reason).toBe('no context CD: no candidate device after 300 ms');
+  });
+
+  it('lists the fixed devices first, then scanned ones, each once (symlinks resolved)', () => {
+    const root = fakeRoot({ sr0: contextIso('CONTEXT'), vda: Buffer.alloc(0), sdb: Buffer.alloc(0) });
+    execFileSync('ln', ['-s', 'sr0', join(root, 'dev/cdrom')]);
+    expect(candidateDevices(root, ['/dev/cdrom', '/dev/hdb', '/dev/sdb'])).toEqual(['/dev/cdrom', '/dev/hdb', '/dev/sdb', '/dev/vda']);
+  });
+
+  it('reports an empty CD tray as "no medium"', async () => {
+    const root = fakeRoot({ sr0: 'no-medium' });
+    const r = await discoverContext(options(root).opts);
+    expect(r.rejected).toEqual([{ device: '/dev/sr0', reason: 'no medium' }]);
+  });
+
+  it('waits for a device that appears late (after 1 s), within the deadline', async () => {
+    const root = fakeRoot({});
+    const { opts } = options(root, { timeoutMs: 5000, pollMs: 250 });
+    const late = setTimeout(() => addDevice(root, 'sr0', contextIso('CONTEXT')), 1000);
+    const t0 = Date.now();
+    const r = await discoverContext(opts);
+    clearTimeout(late);
+    expect(r.found && r.device).toBe('/dev/sr0');
+    expect(r.durationMs).toBeGreaterThanOrEqual(950);
+    expect(Date.now() - t0).toBeLessThan(2500); // found on the next poll, not at the deadline
+  });
+
+  it('gives up at the deadline when nothing shows up', async () => {
+    const root = fakeRoot({});
+    const t0 = Date.now();
+    const r = await discoverContext(options(root, { timeoutMs: 700, pollMs: 100 }).opts);
+    expect(r.found).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(690);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('refuses a context over the size limits', async () => {
+    const big = contextIso('CONTEXT', { 'blob.bin': 'x'.repeat(200_000) });
+    const root = fakeRoot({ sr0: big });
+    const r = await discoverContext(options(root, { limits: { maxFiles: 100, maxBytes: 100_000, maxDepth: 8 } }).opts);
+    expect(r.found).toBe(false);
+    expect(r.rejected[0]?.device).toBe('/dev/sr0');
+    expect(r.rejected[0]?.reason).toMatch(/^label CONTEXT but unreadable: .*100000/);
+  });
+
+  it('replaces a previously published context whole (no stale files survive)', async () => {
+    const root = fakeRoot({ sr0: contextIso('CONTEXT', { 'common/old-only': 'stale\n' }) });
+    await discoverContext(options(root).opts);
+    const ctxDir = join(root, 'run/contextualization/context');
+    expect(existsSync(join(ctxDir, 'common/old-only'))).toBe(true);
+    addDevice(root, 'sr0', contextIso('CONTEXT', { 'common/new-only': 'fresh\n' }));
+    const r = await discoverContext(options(root).opts);
+    expect(r.found).toBe(true);
+    expect(existsSync(join(ctxDir, 'common/old-only'))).toBe(false);
+    expect(readFileSync(join(ctxDir, 'common/new-only'), 'utf8')).toBe('fresh\n');
+    expect(readdirSync(join(root, 'run/contextualization'))).toEqual(['context']);
+  });
+});
