@@ -52,7 +52,7 @@ export async function acquireLock(opts: LockOptions): Promise<Lock> {
     }
     if (Date.now() >= deadline) {
       throw new LockError(
-        `${lockFile}: another contextualization run (pid ${holderPid(seen) ?? 'unknown'}) holds the lock; gave up after ${Math.round(timeoutMs / 1000)} s`,
+        `${lockFile}: another contextualization run (pid ${holderPid(seen) ?? 'unknown'}) holds the lock; gave up after ${timeoutMs / 1000} s`,
       );
     }
     if (!logged) {

@@ -160,7 +160,7 @@ export function formatStatus(status: Status): string {
     lines.push(`  stage ${stage.stage}: ${stage.result} in ${stage.durationMs} ms (started ${stage.startedAt})`);
     const width = Math.max(0, ...stage.steps.map((s) => s.name.length));
     for (const s of stage.steps) {
-      const msg = s.message ? `  ${s.message}` : '';
+      const msg = s.message ? `  ${oneLine(s.message)}` : '';
       lines.push(`    ${s.name.padEnd(width)}  ${s.result.padEnd(7)} ${String(s.durationMs).padStart(6)} ms${msg}`);
     }
   }
