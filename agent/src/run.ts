@@ -11,11 +11,11 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from '
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ContextError } from '../../lib/context/errors.js';
-import { parseContext } from '../../lib/context/index.js';
+import { parseContext, readContextDir } from '../../lib/context/index.js';
 import type { Context, ContextFiles } from '../../lib/context/model.js';
 import { normalizeMac } from '../../lib/net/ip.js';
 import { applyPlan } from './apply/apply.js';
-import { chooseFallbackNic, discoverContext, publishContext, readContextDir, readContextIso, DEFAULT_LIMITS } from './discover/index.js';
+import { chooseFallbackNic, discoverContext, publishContext, readContextIso, DEFAULT_LIMITS } from './discover/index.js';
 import { pickRenderer, makeSystemView, RENDERERS } from './network/renderers/index.js';
 import { listNics } from './network/sysfs.js';
 import type { BackendName, NetworkConfig, NetworkRenderer, SystemNic } from './network/types.js';
@@ -97,7 +97,7 @@ async function loadContext(opts: RunOptions, paths: AgentPaths, rec: StageRecord
       return { result: 'ok' as const, message: `ISO file ${opts.iso}`, loaded: { files, source: { kind: 'iso' as const, path: opts.iso, method: 'reader' as const } } };
     }
     if (opts.dir) {
-      const files = readContextDir(opts.dir, DEFAULT_LIMITS, opts.logger);
+      const files = await readContextDir(opts.dir);
       return { result: 'ok' as const, message: `directory ${opts.dir}`, loaded: { files, source: { kind: 'dir' as const, path: opts.dir } } };
     }
     const found = await discoverContext({
@@ -185,10 +185,21 @@ export async function runLocal(opts: RunOptions): Promise<number> {
     opts.out(`contextualization: disabled (${off}); nothing done`);
     return EXIT.disabled;
   }
+  // An explicit --iso/--dir is an operator's command, not a boot: bad input fails fast with every problem
+  // listed and nothing on disk touched (no fallback, no status, no lock file).
+  if (opts.iso || opts.dir) {
+    try {
+      parseContext(opts.iso ? readContextIso(opts.iso, DEFAULT_LIMITS) : await readContextDir(opts.dir!));
+    } catch (e) {
+      const where = opts.iso ?? opts.dir;
+      for (const line of (e as Error).message.split('\n')) process.stderr.write(`contextualization: ${where}: ${line}\n`);
+      return EXIT.invalidContext;
+    }
+  }
   return withLock(paths, opts, async () => {
     const rec = new StageRecorder('local');
     const renderer = pickRenderer(makeSystemView(opts.root), opts.backend);
-    const facts = gatherFacts(opts, RENDERERS);
+    const facts = gatherFacts(opts, Object.values(RENDERERS));
     const previous = readInstanceRecord(paths.instanceFile, opts.logger);
     let exit: number = EXIT.ok;
     let instanceId: string | undefined;
@@ -288,8 +299,8 @@ export async function runFinal(opts: RunOptions): Promise<number> {
     let files: ContextFiles | undefined;
     try {
       files = opts.iso ? readContextIso(opts.iso, DEFAULT_LIMITS)
-        : opts.dir ? readContextDir(opts.dir, DEFAULT_LIMITS, opts.logger)
-        : existsSync(paths.contextDir) ? readContextDir(paths.contextDir, DEFAULT_LIMITS, opts.logger) : undefined;
+        : opts.dir ? await readContextDir(opts.dir)
+        : existsSync(paths.contextDir) ? await readContextDir(paths.contextDir) : undefined;
     } catch (e) {
       opts.logger.error((e as Error).message);
     }
