@@ -55,7 +55,13 @@ export const isDefaultRoute = (r: ResolvedRoute): boolean => r.destination.prefi
 export function customBroadcast(nic: ResolvedNic): string | undefined {
   if (!nic.ipv4) return undefined;
   const { address, prefix } = nic.ipv4.address;
-  return nic.ipv4.broadcast !== broadcastAddress(address, prefix) ? nic.ipv4.broadcast : undefined;
+  let derived: string;
+  try {
+    derived = broadcastAddress(address, prefix);
+  } catch {
+    return undefined; // not an address: the Writer refuses it with a clear message when it is written
+  }
+  return nic.ipv4.broadcast !== derived ? nic.ipv4.broadcast : undefined;
 }
 
 export function routesOf(nic: ResolvedNic, family: 4 | 6): ResolvedRoute[] {
