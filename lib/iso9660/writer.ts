@@ -452,7 +452,10 @@ function planSu(entries: Buffer[], inlineMax: number): SuPlan {
   const inline: Buffer[] = [];
   let used = 0;
   let i = 0;
-  while (i < entries.length && used + entries[i]!.length <= inlineMax - CE_LENGTH) used += entries[i++]!.length, inline.push(entries[i - 1]!);
+  while (i < entries.length && used + entries[i]!.length <= inlineMax - CE_LENGTH) {
+    used += entries[i]!.length;
+    inline.push(entries[i++]!);
+  }
   inline.push(CE_PLACEHOLDER);
   const areas: ContinuationArea[] = [];
   while (i < entries.length) {
@@ -464,7 +467,10 @@ function planSu(entries: Buffer[], inlineMax: number): SuPlan {
       area.length = rest;
       i = entries.length;
     } else {
-      while (area.length + entries[i]!.length <= SECTOR - CE_LENGTH) area.length += entries[i]!.length, area.entries.push(entries[i++]!);
+      while (area.length + entries[i]!.length <= SECTOR - CE_LENGTH) {
+        area.length += entries[i]!.length;
+        area.entries.push(entries[i++]!);
+      }
       area.entries.push(CE_PLACEHOLDER);
       area.length += CE_LENGTH;
     }
@@ -589,7 +595,7 @@ function writeRecord(out: Buffer, off: number, r: RecordPlan, layoutOf: (n: Node
   out[off + 32] = r.id.length;
   r.id.copy(out, off + 33);
   if (!r.su) return;
-  let p = off + 33 + r.id.length + (r.id.length % 2 === 0 ? 1 : 0);
+  const suStart = off + 33 + r.id.length + (r.id.length % 2 === 0 ? 1 : 0);
   const writeEntries = (entries: Buffer[], at: number, next: ContinuationArea | undefined): void => {
     for (const e of entries) {
       if (e === CE_PLACEHOLDER) {
@@ -599,12 +605,11 @@ function writeRecord(out: Buffer, off: number, r: RecordPlan, layoutOf: (n: Node
       at += e.length;
     }
   };
-  writeEntries(r.su.inline, p, r.su.areas[0]);
+  writeEntries(r.su.inline, suStart, r.su.areas[0]);
   r.su.areas.forEach((area, i) => {
     const [lbaA, offA] = ceAt(area);
     writeEntries(area.entries, lbaA * SECTOR + offA, r.su!.areas[i + 1]);
   });
-  void p;
 }
 
 function writePathTable(out: Buffer, off: number, dirs: Node[], layoutOf: (n: Node) => DirLayout, idOf: (n: Node) => Buffer, bigEndian: boolean): void {
@@ -721,8 +726,14 @@ export function writeIso(files: (IsoInputFile | IsoInputSymlink)[], opts: WriteI
 
   const isoDirs = directoriesBfs(root, 'iso');
   const jolDirs = directoriesBfs(root, 'joliet');
-  isoDirs.forEach((d, i) => ((d.isoDir = planIsoDir(d, root)), (d.isoDir.number = i + 1)));
-  jolDirs.forEach((d, i) => ((d.jolietDir = planJolietDir(d)), (d.jolietDir.number = i + 1)));
+  isoDirs.forEach((d, i) => {
+    d.isoDir = planIsoDir(d, root);
+    d.isoDir.number = i + 1;
+  });
+  jolDirs.forEach((d, i) => {
+    d.jolietDir = planJolietDir(d);
+    d.jolietDir.number = i + 1;
+  });
   const isoLayout = (n: Node) => n.isoDir!;
   const jolLayout = (n: Node) => n.jolietDir!;
 
@@ -747,10 +758,16 @@ export function writeIso(files: (IsoInputFile | IsoInputSymlink)[], opts: WriteI
   lba += sectorsFor(ptJolSize);
   const ptJolM = lba;
   lba += sectorsFor(ptJolSize);
-  for (const d of isoDirs) (d.isoDir!.lba = lba), (lba += d.isoDir!.size / SECTOR);
+  for (const d of isoDirs) {
+    d.isoDir!.lba = lba;
+    lba += d.isoDir!.size / SECTOR;
+  }
   const ceStart = lba;
   lba += sectorsFor(cePos);
-  for (const d of jolDirs) (d.jolietDir!.lba = lba), (lba += d.jolietDir!.size / SECTOR);
+  for (const d of jolDirs) {
+    d.jolietDir!.lba = lba;
+    lba += d.jolietDir!.size / SECTOR;
+  }
   // File data in primary-tree order; empty files and symlinks point at the next free block, size 0.
   const dataFiles: Node[] = [];
   for (const d of isoDirs) for (const r of d.isoDir!.records.slice(2)) if (r.target.kind !== 'dir') dataFiles.push(r.target);
@@ -791,7 +808,11 @@ export function writeIso(files: (IsoInputFile | IsoInputSymlink)[], opts: WriteI
 // ---------------------------------------------------------------------------------------------
 // Effectful shell: read a directory tree from disk.
 
-/** Read a directory tree (regular files with their modes and mtimes; symlinks per `symlinks`). */
+/**
+ * Read a directory tree: regular files with their permission bits and mtimes, symlinks per `symlinks`
+ * (refused by default). Empty directories are not represented (writeIso implies directories from paths);
+ * FIFOs, sockets and devices are refused.
+ */
 export async function collectDirectory(dir: string, opts: { symlinks?: 'refuse' | 'preserve' } = {}): Promise<(IsoInputFile | IsoInputSymlink)[]> {
   const top = await lstat(dir).catch((e: NodeJS.ErrnoException) => {
     throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: ${e.code ?? e.message}`);
