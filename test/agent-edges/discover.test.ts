@@ -195,6 +195,29 @@ describe('context discovery', () => {
     expect(r.rejected[0]?.reason).toMatch(/^label CONTEXT but unreadable: .*100000/);
   });
 
+  // Live-system mode (root "/", running as root): the agent really runs mount(8). On this host the kernel
+  // has no iso9660 driver, so mount fails and the agent must fall back to its reader, leaving no mount
+  // point behind. Where mount works (the VM suite), the same call reads through the mount.
+  it.skipIf(process.getuid?.() !== 0)('on a live system tries mount first and falls back to the reader when it fails', async () => {
+    const dir = tempDir('live-');
+    const iso = join(dir, 'context.iso');
+    writeFileSync(iso, contextIso('CONTEXT'));
+    const runDir = join(dir, 'run');
+    const { opts, cap } = options('/', { devices: [iso], runDir });
+    const r = await discoverContext(opts);
+    expect(r.found).toBe(true);
+    if (!r.found) return;
+    expect(r.device).toBe(iso);
+    const mountWorks = r.method === 'mount';
+    if (!mountWorks) {
+      expect(r.method).toBe('reader');
+      const note = cap.records.find((x) => x.msg === 'cannot mount the context CD; using the built-in ISO reader');
+      expect(String(note?.why)).toMatch(/iso9660|mount/);
+    }
+    expect(readdirSync(join(runDir, 'mnt'))).toEqual([]); // private mount dir removed either way
+    expect(readFileSync(join(runDir, 'context/common/network'), 'utf8')).toBe(SNOOZE_NETWORK);
+  });
+
   it('replaces a previously published context whole (no stale files survive)', async () => {
     const root = fakeRoot({ sr0: contextIso('CONTEXT', { 'common/old-only': 'stale\n' }) });
     await discoverContext(options(root).opts);
