@@ -198,8 +198,9 @@ export async function runLocal(opts: RunOptions): Promise<number> {
   }
   return withLock(paths, opts, async () => {
     const rec = new StageRecorder('local');
-    const renderer = pickRenderer(makeSystemView(opts.root), opts.backend);
-    const facts = gatherFacts(opts, Object.values(RENDERERS));
+    const sys = makeSystemView(opts.root);
+    const renderer = pickRenderer(sys, opts.backend);
+    const facts = { ...gatherFacts(opts, Object.values(RENDERERS)), sys };
     const previous = readInstanceRecord(paths.instanceFile, opts.logger);
     let exit: number = EXIT.ok;
     let instanceId: string | undefined;

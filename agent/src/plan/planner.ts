@@ -4,7 +4,7 @@
  */
 import type { Context } from '../../../lib/context/model.js';
 import { resolveNetwork } from '../network/resolve.js';
-import type { NetworkConfig, NetworkRenderer, SystemNic } from '../network/types.js';
+import type { NetworkConfig, NetworkRenderer, SystemNic, SystemView } from '../network/types.js';
 import { planDns, type ResolvConfState } from '../steps/dns.js';
 import { planHostname } from '../steps/hostname.js';
 import { planAuthorizedKeys } from '../steps/ssh-keys.js';
@@ -17,6 +17,8 @@ export interface Facts {
   currentAuthorizedKeys?: string;
   /** Backend files the agent owns that exist now (from an earlier instance), as in-root paths. */
   existingOwned: string[];
+  /** Read-only view of the target, for the backend's conflict checks (e.g. interfaces.d not sourced). */
+  sys?: SystemView;
 }
 
 export interface PlannedContext {
@@ -27,7 +29,7 @@ export interface PlannedContext {
 export function planContext(ctx: Context, facts: Facts, renderer: NetworkRenderer): PlannedContext {
   const { config, notes } = resolveNetwork(ctx, facts.nics);
   const net = renderNetwork(config, renderer);
-  net.notes.push(...notes);
+  net.notes.push(...notes, ...(facts.sys ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   const dns = planDns(ctx.dns, renderer.name, facts.resolvConf);
   const primary = config.nics.find((n) => n.primary);
   const host = ctx.hostname
@@ -48,6 +50,7 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
     dns: { nameservers: [], search: [] },
   };
   const plan = renderNetwork(config, renderer);
+  plan.notes.push(...(facts.sys ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   plan.remove = staleOwned(plan, facts.existingOwned);
   return { plan, network: config };
 }
