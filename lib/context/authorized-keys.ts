@@ -49,13 +49,20 @@ export function parseAuthorizedKey(line: string): { line: string } | { why: stri
 
 export function parseAuthorizedKeysFile(buf: Buffer, problems: Problems): string[] {
   const keys: string[] = [];
+  const blobs = new Set<string>(); // type + key data: the same key with another comment is still a repeat
   for (const { n, text } of readLines(FILE, buf, LIMITS.textFileBytes, problems)) {
     const s = text.trim();
     if (s === '' || s.startsWith('#')) continue;
     const r = parseAuthorizedKey(text);
     if ('why' in r) problems.add(FILE, `line ${n}`, text, r.why);
-    else if (keys.includes(r.line)) problems.add(FILE, `line ${n}`, text, 'the same key is listed twice');
-    else keys.push(r.line);
+    else {
+      const id = r.line.split(' ', 2).join(' ');
+      if (blobs.has(id)) problems.add(FILE, `line ${n}`, text, 'the same key is listed twice');
+      else {
+        blobs.add(id);
+        keys.push(r.line);
+      }
+    }
   }
   if (keys.length > LIMITS.authorizedKeys) problems.add(FILE, undefined, undefined, `more than ${LIMITS.authorizedKeys} keys`);
   return keys;

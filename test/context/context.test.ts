@@ -74,6 +74,13 @@ describe('common/authorized_keys', () => {
     expect(ctx.authorizedKeys).toEqual([a, b]);
   });
 
+  it('refuses the same key twice, even with another comment', () => {
+    const a = sshKey('ed25519', 'one');
+    const problems = problemsOf({ 'common/authorized_keys': `${a}\n${a.replace(' one', ' two')}\n` });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^common\/authorized_keys: line 2 = "ssh-ed25519 .*": the same key is listed twice$/);
+  });
+
   it('agrees with ssh-keygen on a key it generated', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ctx-ssh-'));
     try {
