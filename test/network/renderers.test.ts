@@ -223,3 +223,17 @@ describe('ip backend in a network namespace', () => {
     expect(state.routes4).toContainEqual(expect.objectContaining({ dst: '10.10.0.0/16', gateway: '192.168.122.254', dev: 'eth0' }));
   });
 });
+
+describe('point-to-point prefixes', () => {
+  it('a /32 address gets no broadcast in ip and ifupdown, and its gateway still routes', () => {
+    const ctx = {
+      ...twoNicContext(),
+      nics: [{ match: { kind: 'name' as const, name: 'eth0' }, method: 'static' as const, ipv4: { address: { address: '203.0.113.7', prefix: 32 } } }],
+      routes: [],
+    };
+    const { config } = resolveNetwork(ctx, [nic('eth0', '52:54:00:00:00:07')]);
+    const argv = RENDERERS.ip.render(config).commands.map((c) => c.argv.join(' '));
+    expect(argv).toContain('ip addr replace 203.0.113.7/32 dev eth0');
+    expect(RENDERERS.ifupdown.render(config).files[0]!.content).not.toContain('broadcast');
+  });
+});

@@ -32,7 +32,7 @@ function renderNic(net: NetworkConfig, nic: ResolvedNic, w: Writer): string[] {
   if (nic.ipv4) {
     opt(`address ${v('ipv4.address', cidr(nic.ipv4.address))}`);
     if (nic.ipv4.gateway) opt(`gateway ${v('ipv4.gateway', nic.ipv4.gateway)}`);
-    opt(`broadcast ${v('ipv4.broadcast', nic.ipv4.broadcast)}`);
+    if (nic.ipv4.address.prefix < 31) opt(`broadcast ${v('ipv4.broadcast', nic.ipv4.broadcast)}`); // none in /31, /32
   }
   if (nic.mtu !== undefined) {
     // `mtu` is an option of the static method only; the others get it before the link comes up.

@@ -31,8 +31,9 @@ function linkCommands(nic: ResolvedNic): PlannedCommand[] {
   out.push(live(['ip', 'link', 'set', 'dev', name, 'up'], `bring ${name} up`, true));
   if (nic.ipv4) {
     const a = w.value('ipv4.address', cidr(nic.ipv4.address));
-    const b = w.value('ipv4.broadcast', nic.ipv4.broadcast);
-    out.push(live(['ip', 'addr', 'replace', a, 'broadcast', b, 'dev', name], `IPv4 address of ${name}`, true));
+    // /31 and /32 have no broadcast address (RFC 3021).
+    const brd = nic.ipv4.address.prefix < 31 ? ['broadcast', w.value('ipv4.broadcast', nic.ipv4.broadcast)] : [];
+    out.push(live(['ip', 'addr', 'replace', a, ...brd, 'dev', name], `IPv4 address of ${name}`, true));
   }
   if (nic.ipv6) {
     const a = w.value('ipv6.address', cidr(nic.ipv6.address));
