@@ -92,7 +92,8 @@ export function parseContext(files: ContextFiles): Context {
 
   // Cross-field checks, pointed at the lines the values came from. Values that already failed
   // above are not in the model, so nothing is reported twice.
-  for (const p of validateContext(ctx, fileLocator(net, ini, routes))) problems.list.push(p);
+  const addressingRefused = problems.list.some((p) => p.file === CONTEXT_PATHS.network || p.file === CONTEXT_PATHS.extension);
+  for (const p of validateContext(ctx, fileLocator(net, ini, routes), { reachability: !addressingRefused })) problems.list.push(p);
   sortProblems(problems.list);
   problems.throwIfAny();
   return ctx;

@@ -58,7 +58,16 @@ function safeLabel(n: NicConfig): string {
   }
 }
 
-export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx)): Problem[] {
+export interface ValidateOptions {
+  /**
+   * Judge route gateways against the configured subnets. parseContext turns this off when a NIC or
+   * the legacy subnet was already refused: its subnet is then missing and every route through it
+   * would be reported a second time, wrongly.
+   */
+  reachability?: boolean;
+}
+
+export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), opts: ValidateOptions = {}): Problem[] {
   const out: Problem[] = [];
   const add = (w: Where, value: unknown, why: string) => {
     const p: Problem = { file: w.file, why };
@@ -116,7 +125,8 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx)):
   const subnets4: { address: string; prefix: number }[] = [];
   const subnets6: { address: string; prefix: number }[] = [];
   if (ls && legacyOk) subnets4.push(ls.network);
-  let dynamic = false;
+  // True when some NIC's subnet is not known here (DHCP, manual, or refused): routes are then not judged.
+  let dynamic = ls !== undefined && !legacyOk;
   ctx.nics.forEach((nic, i) => {
     const m = nic.match;
     if (m.kind === 'mac') check(loc.nic(i), m.mac, macProblem(m.mac));
@@ -144,7 +154,8 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx)):
       const why = cidrProblem(a, false) ?? (familyOf(a.address) !== 4 ? 'not an IPv4 address' : undefined)
         ?? (isUsableHostAddress(a.address, a.prefix) ? undefined : `is the network or broadcast address of its /${a.prefix}`);
       check(loc.nic(i, 'address'), `${a.address}/${a.prefix}`, why);
-      if (!why) {
+      if (why) dynamic = true; // its subnet is unknown: do not judge routes against the rest
+      else {
         subnets4.push(a);
         const dup = seenAddress.get(a.address);
         if (dup !== undefined) add(loc.nic(i, 'address'), a.address, `also the address of NIC #${dup + 1}`);
@@ -167,7 +178,8 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx)):
       const a = v6.address;
       const why = cidrProblem(a, false) ?? (familyOf(a.address) !== 6 ? 'not an IPv6 address' : undefined);
       check(loc.nic(i, 'ipv6'), `${a.address}/${a.prefix}`, why);
-      if (!why) {
+      if (why) dynamic = true;
+      else {
         subnets6.push(a);
         const dup = seenAddress.get(a.address);
         if (dup !== undefined) add(loc.nic(i, 'ipv6'), a.address, `also the address of NIC #${dup + 1}`);
@@ -202,7 +214,7 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx)):
     if (r.metric !== undefined) check(w, val, metricProblem(r.metric) && `metric ${metricProblem(r.metric)}`);
     if (r.action === 'add' && r.gateway === undefined && r.device === undefined) return add(w, val, 'an added route needs a gateway or a device');
     // Reachability: only where every address is known here (no DHCP NIC whose subnet comes later).
-    if (r.action === 'add' && r.gateway !== undefined && !dynamic) {
+    if (r.action === 'add' && r.gateway !== undefined && !dynamic && opts.reachability !== false) {
       const g = r.gateway;
       if (fam === 4 && subnets4.length > 0 && !subnets4.some((s) => inSubnet(g, s.address, s.prefix))) {
         add(w, val, `gateway ${g} is not inside any configured subnet (${subnets4.map((s) => `${s.address}/${s.prefix}`).join(', ')}): it would be unreachable`);

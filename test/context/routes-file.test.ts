@@ -96,6 +96,12 @@ describe('common/routes: gateway reachability', () => {
       [R]: 'up route add -net 10.0.0.0/8 gw 172.16.0.1\n',
     })).toEqual([]);
   });
+  it('does not pile a reachability error on a refused NIC address', () => {
+    expect(problemsOf({
+      'common/context.ini': '[nic "eth1"]\naddress = 10.9.0.0/16\n[nic "eth2"]\naddress = 10.8.0.5/16\n',
+      [R]: 'up route add -net 10.0.0.0/8 gw 10.9.0.1\n',
+    })).toEqual(['common/context.ini: line 2: nic "eth1".address = "10.9.0.0/16": is the network or broadcast address of its /16']);
+  });
   it('does not judge deletions', () => {
     expect(problemsOf({ 'common/network': legacy, [R]: 'up route del default gw 172.16.0.1\n' })).toEqual([]);
   });
