@@ -323,16 +323,21 @@ export async function runFinal(opts: RunOptions): Promise<number> {
         if (!pi) {
           rec.add({ name: 'post-install', result: 'skipped', message: 'the context has no post-install script', durationMs: 0, startedAt: new Date().toISOString() });
         } else {
+          // systemd stopping the unit (or shutdown) sends SIGTERM: pass it on to the script's whole group.
+          const abort = new AbortController();
+          const onTerm = (): void => abort.abort();
+          process.once('SIGTERM', onTerm);
           const r = await rec.run('post-install', async () => {
             const res = await runPostInstall({
               root: opts.root, script: pi.script, mode: pi.mode, timeoutSec: pi.timeoutSec, instanceId: id,
-              env: postInstallEnv(c, id), logger: opts.logger, dryRun: opts.dryRun,
+              env: postInstallEnv(c, id), logger: opts.logger, dryRun: opts.dryRun, signal: abort.signal,
             });
             if (!res.ran) return { result: 'skipped' as const, message: res.skippedReason ?? 'not run', res };
             const ok = res.exitCode === 0 && !res.timedOut;
             const how = res.timedOut ? `timed out after ${pi.timeoutSec} s` : res.signal ? `killed by ${res.signal}` : `exit code ${res.exitCode}`;
             return { result: ok ? 'ok' as const : 'failed' as const, message: `${how} in ${res.durationMs} ms; log ${res.logFile ?? ''}`, res };
           });
+          process.removeListener('SIGTERM', onTerm);
           if (r.result === 'failed') exit = EXIT.postInstallFailed;
         }
       }
