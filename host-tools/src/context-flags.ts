@@ -17,6 +17,7 @@ import {
   parseIPv4,
   parseIPv6,
 } from '../../lib/net/ip.js';
+import { parseAuthorizedKey } from '../../lib/context/index.js';
 import { checkMac } from './mac.js';
 import { checkInt, checkLine } from './values.js';
 
@@ -210,13 +211,18 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
       else if (!ctx.dns.nameservers.includes(a)) ctx.dns.nameservers.push(a);
     }
   }
+  // The model keeps the host's domain as the first search entry; separate the operator's own list.
+  const oldDomain = base.dns.domain;
+  let ownSearch = oldDomain !== undefined && base.dns.search[0] === oldDomain ? base.dns.search.slice(1) : [...base.dns.search];
   if (f.search !== undefined) {
-    ctx.dns.search = [];
+    ownSearch = [];
     for (const s of f.search) {
       if (!DNS_NAME.test(s)) add('--search', s, 'not a DNS domain name');
-      else if (!ctx.dns.search.includes(s)) ctx.dns.search.push(s);
+      else if (!ownSearch.includes(s)) ownSearch.push(s);
     }
   }
+  const domain = ctx.dns.domain;
+  ctx.dns.search = domain !== undefined ? [domain, ...ownSearch.filter((s) => s !== domain)] : ownSearch;
 
   for (const spec of f.route ?? []) {
     const r = parseRouteSpec(spec);
@@ -251,16 +257,16 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
       add('--ssh-key', k.source, 'this is a private key; give the public key (.pub) file');
       continue;
     }
-    const lines = k.text.split(/\r?\n/).map((l) => l.trim());
     let found = 0;
-    lines.forEach((line, i) => {
-      if (!line || line.startsWith('#')) return;
-      if (!/^(ssh-|ecdsa-|sk-)/.test(line) && !/\s(ssh-|ecdsa-|sk-)/.test(line)) {
-        add('--ssh-key', k.source, `line ${i + 1} is not an OpenSSH public key`);
+    k.text.split(/\r?\n/).forEach((line, i) => {
+      if (!line.trim() || line.trim().startsWith('#')) return;
+      const r = parseAuthorizedKey(line);
+      if ('why' in r) {
+        add('--ssh-key', k.source, `line ${i + 1}: ${r.why}`);
         return;
       }
       found++;
-      if (!ctx.authorizedKeys.includes(line)) ctx.authorizedKeys.push(line);
+      if (!ctx.authorizedKeys.includes(r.line)) ctx.authorizedKeys.push(r.line);
     });
     if (found === 0 && !problems.some((p) => p.value === k.source)) add('--ssh-key', k.source, 'no public key in file');
   }

@@ -51,6 +51,8 @@ export interface PlanOptions {
 export interface BatchPlan {
   vms: VmPlan[];
   problems: Problem[];
+  /** Not errors, but worth a line on stderr. */
+  warnings: string[];
 }
 
 /** Per-file caches so a template or key used by 1,000 VMs is read and parsed once. */
@@ -106,10 +108,17 @@ const isProblems = (x: unknown): x is Problem[] => Array.isArray(x);
 
 export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<BatchPlan> {
   const file = inv.file;
+  // Problems are kept with the VM apart from the key, so one cause shared by many VMs (a bad key
+  // file, a template the serializer rejects) is reported once with the VMs it affects.
   const problems: Problem[] = [];
-  const add = (where: string, key: string | undefined, value: string | undefined, why: string) =>
-    problems.push({ file, key: key ? `${where} ${key}` : where, value, why });
+  const perVm: VmProblem[] = [];
+  const add = (where: string, key: string | undefined, value: string | undefined, why: string) => {
+    perVm.push({ file, where, key, value, why });
+  };
+  const count = () => problems.length + perVm.length;
   const inputs = new Inputs(file);
+  const warnings: string[] = [];
+  const warned = new Set<string>();
 
   // --- Names: unique in the batch, and not already in OUTDIR or libvirt (unless --force replaces them).
   const byName = new Map<string, VmRequest>();
@@ -138,9 +147,16 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     for (const m of e.macs) usedMac.set(m, e.source);
     for (const a of e.addresses) usedAddr.set(a, e.source);
   }
-  // With --force, a replaced domain keeps its UUID so `virsh define` updates it instead of failing.
+  // With --force, a replaced VM keeps its identity: its UUID (so `virsh define` updates the domain
+  // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
-  for (const e of opts.existing) if (replaced(e) && e.uuid && e.source.startsWith('libvirt')) keepUuid.set(e.name.toLowerCase(), e.uuid);
+  const keepMac = new Map<string, string>();
+  for (const e of opts.existing) {
+    if (!replaced(e)) continue;
+    const k = e.name.toLowerCase();
+    if (e.uuid && (e.source.startsWith('libvirt') || !keepUuid.has(k))) keepUuid.set(k, e.uuid);
+    if (e.macs[0] && !e.source.startsWith('libvirt')) keepMac.set(k, e.macs[0]);
+  }
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
     const owner = map.get(value);
@@ -200,7 +216,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const plans: VmPlan[] = [];
   for (const vm of inv.vms) {
     const s = vm.settings;
-    const before = problems.length;
+    const before = count();
     const address = vm.address?.address ?? allocated.get(vm);
     const prefix = address ? prefixFor(vm) ?? pool?.prefix : undefined;
 
@@ -212,6 +228,9 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
           mac = macForIpv4(address, s.macPrefix);
           claim(usedMac, mac, vm, 'mac_mode', 'MAC (derived from the address)');
         }
+      } else if (keepMac.has(vm.name.toLowerCase()) && !usedMac.has(keepMac.get(vm.name.toLowerCase())!)) {
+        mac = keepMac.get(vm.name.toLowerCase())!;
+        usedMac.set(mac, vm.where);
       } else {
         const oui = s.hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
         do mac = randomMac(oui);
@@ -219,7 +238,12 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         usedMac.set(mac, vm.where);
       }
     }
-    let uuid = vm.uuid ?? keepUuid.get(vm.name.toLowerCase());
+    let uuid = vm.uuid;
+    const kept = keepUuid.get(vm.name.toLowerCase());
+    if (!uuid && kept && !usedUuid.has(kept)) {
+      uuid = kept;
+      usedUuid.set(uuid, vm.where);
+    }
     if (!uuid) {
       do uuid = newUuid();
       while (usedUuid.has(uuid));
@@ -235,7 +259,14 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     if (s.template) {
       const t = await inputs.template(s.template, vm.where);
       if (isProblems(t)) problems.push(...t);
-      else base = t;
+      else {
+        // The batch owns each VM's NIC: a template's [nic] sections would give every VM the same address.
+        if (t.context.nics.length && !warned.has(s.template)) {
+          warned.add(s.template);
+          warnings.push(`${s.template}: the template's ${t.context.nics.length} NIC section(s) are ignored; the batch configures each VM's NIC`);
+        }
+        base = { context: { ...t.context, nics: [] }, extras: t.extras };
+      }
     }
     const flags: ContextFlags = {
       hostname: vm.name,
@@ -280,7 +311,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       }
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
 
-    if (problems.length > before) continue; // context/domain checks would only repeat the same cause
+    if (count() > before) continue; // context/domain checks would only repeat the same cause
 
     let final;
     try {
@@ -288,9 +319,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     } catch (e) {
       if (!(e instanceof ContextError)) throw e;
       for (const p of e.problems) {
-        // Flag-level problems name an inventory key; model problems name a generated file: say which VM.
-        const key = p.file === file ? `${vm.where} ${inventoryKey(p.key)}` : `${vm.where} (generated ${p.file}${p.key ? ` ${p.key}` : ''})`;
-        problems.push({ ...p, file, key });
+        // Flag-level problems name an inventory key; model problems name a generated file.
+        add(vm.where, p.file === file ? inventoryKey(p.key) : `(generated ${p.file}${p.key ? ` ${p.key}` : ''})`, p.value, p.why);
       }
       continue;
     }
@@ -307,9 +337,9 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(format === 'xl' ? 'xen' : s.hypervisor)) },
       nics: mac ? [{ mac, source: s.bridge ? { kind: 'bridge', name: s.bridge } : { kind: 'network', name: s.network! } }] : [],
     };
-    const dp = validateDomainSpec(domain, format, file, (f) => `${vm.where} ${f.replace(/^nic\[\d+\]\./, '').replace('-', '_')}`);
+    const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));
     if (dp.length) {
-      problems.push(...dp);
+      for (const p of dp) add(vm.where, p.key, p.value, p.why);
       continue;
     }
     plans.push({
@@ -331,12 +361,37 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
     });
   }
-  return { vms: plans, problems: dedupe(problems) };
+  return { vms: plans, problems: [...dedupe(problems), ...collapse(perVm)], warnings };
 }
 
 /** '--post-install-mode' -> 'post_install_mode': flag names back to inventory keys. */
 function inventoryKey(flagKey: string | undefined): string {
   return (flagKey ?? '').replace(/^--/, '').replaceAll('-', '_');
+}
+
+interface VmProblem {
+  file: string;
+  where: string;
+  key?: string;
+  value?: string;
+  why: string;
+}
+
+/** Same key, value and reason for several VMs -> one line naming the first few. */
+function collapse(list: VmProblem[]): Problem[] {
+  const groups = new Map<string, { p: VmProblem; wheres: string[] }>();
+  for (const p of list) {
+    const sig = JSON.stringify([p.file, p.key, p.value, p.why]);
+    const g = groups.get(sig);
+    if (g) {
+      if (!g.wheres.includes(p.where)) g.wheres.push(p.where);
+    } else groups.set(sig, { p, wheres: [p.where] });
+  }
+  return [...groups.values()].map(({ p, wheres }) => {
+    const others = wheres.slice(1);
+    const also = others.length === 0 ? '' : ` (also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''})`;
+    return { file: p.file, key: p.key ? `${wheres[0]} ${p.key}` : wheres[0], value: p.value, why: p.why + also };
+  });
 }
 
 function dedupe(problems: Problem[]): Problem[] {

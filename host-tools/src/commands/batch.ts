@@ -58,6 +58,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   if (o.define) existing.push(...(await scanLibvirt(uri)));
 
   const plan = await planBatch(inventory, { outDir, force: !!o.force, existing, defineUri: o.define ? uri : undefined });
+  for (const w of plan.warnings) io.err(`contextgen: warning: ${w}`);
   if (plan.problems.length) throw new ContextError(plan.problems);
 
   if (o.dryRun) {

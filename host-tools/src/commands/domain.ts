@@ -25,7 +25,7 @@ import { xlConfig } from '../domain/xl.js';
 import { exists, writeOneFile, type Io } from '../io.js';
 import { checkIpMacPrefix, checkMac, KVM_OUI, LEGACY_IP_PREFIX, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
 import { qemuImgInfo } from '../overlay.js';
-import { checkInt, newUuid } from '../values.js';
+import { checkInt, checkUuid, newUuid } from '../values.js';
 
 export interface DomainOptions {
   name: string;
@@ -137,7 +137,7 @@ export async function runDomain(o: DomainOptions, io: Io): Promise<DomainResult>
 
   const spec: DomainSpec = {
     name: o.name,
-    uuid: o.uuid ?? newUuid(),
+    uuid: o.uuid === undefined ? newUuid() : (checkUuid(o.uuid).ok ? o.uuid.trim().toLowerCase() : o.uuid),
     memoryMiB: mem.ok ? mem.value : 0,
     vcpus: cpus.ok ? cpus.value : 0,
     hypervisor,

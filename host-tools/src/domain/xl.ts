@@ -15,7 +15,7 @@ function str(value: string, field: string, quote: '"' | "'" = '"'): string {
 /** A disk/vif spec item is a comma list of key=value; values other than the final target cannot hold commas. */
 function item(key: string, value: string): string {
   if (UNSAFE.test(value) || (key !== 'target' && /[,=]/.test(value))) {
-    throw new Error(`xl config: ${key} value has a character that would break the spec string`);
+    throw new Error(`xl config: ${key} contains a quote, backslash, control character or separator`);
   }
   return `${key}=${value}`;
 }
