@@ -17,6 +17,7 @@ import { normalizeMac } from '../../lib/net/ip.js';
 import { applyPlan } from './apply/apply.js';
 import { chooseFallbackNic, discoverContext, publishContext, readContextIso, DEFAULT_LIMITS } from './discover/index.js';
 import { pickRenderer, makeSystemView, RENDERERS } from './network/renderers/index.js';
+import { findOwnedFiles } from './network/owned.js';
 import { listNics } from './network/sysfs.js';
 import type { BackendName, NetworkConfig, NetworkRenderer, SystemNic } from './network/types.js';
 import { formatPlan, planContext, planDhcpFallback, type Facts, type PlannedContext } from './plan/planner.js';
@@ -125,12 +126,15 @@ function gatherFacts(opts: RunOptions, renderers: readonly NetworkRenderer[]): F
     if (lstatSync(host('/etc/resolv.conf')).isSymbolicLink()) symlinkTarget = readlinkSync(host('/etc/resolv.conf'));
   } catch { /* absent */ }
   const read = (p: string) => { try { return readFileSync(host(p), 'utf8'); } catch { return undefined; } };
-  const existingOwned: string[] = [];
+  // Files matching a backend's naming but lacking its ownership marker are the user's (e.g. ifcfg-eth0 written
+  // by the installer): never removed, never overwritten.
+  const owned = new Set(findOwnedFiles(opts.root, renderers));
+  const foreign: string[] = [];
   for (const r of renderers) {
     for (const o of r.owned) {
       let names: string[] = [];
       try { names = readdirSync(host(o.dir)); } catch { continue; }
-      for (const n of names) if (n.startsWith(o.prefix)) existingOwned.push(`${o.dir}/${n}`);
+      for (const n of names) if (n.startsWith(o.prefix) && !owned.has(`${o.dir}/${n}`)) foreign.push(`${o.dir}/${n}`);
     }
   }
   return {
@@ -138,7 +142,8 @@ function gatherFacts(opts: RunOptions, renderers: readonly NetworkRenderer[]): F
     resolvConf: symlinkTarget !== undefined ? { symlinkTarget } : {},
     currentHosts: read('/etc/hosts'),
     currentAuthorizedKeys: read('/root/.ssh/authorized_keys'),
-    existingOwned: [...new Set(existingOwned)],
+    existingOwned: [...owned],
+    foreign,
   };
 }
 

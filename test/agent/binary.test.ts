@@ -175,6 +175,22 @@ describe('agent binary on fake roots, every backend detected from the root', () 
     expect(read(root, '/etc/systemd/network/99-user.network')).toContain('eth9');
   });
 
+  it("ifcfg: the user's own ifcfg files (no marker) are never replaced or removed", () => {
+    const root = newRoot('ifcfg');
+    const user = 'DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n';
+    put(root, '/etc/sysconfig/network-scripts/ifcfg-eth0', user);
+    put(root, '/etc/sysconfig/network-scripts/ifcfg-lo', 'DEVICE=lo\n');
+    const r = run(['local', '--iso', isoOf(EXTENDED), '--root', root, '--nic', `eth0=${MAC0}`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/ifcfg-eth0 exists without the contextualization marker/);
+    expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-eth0')).toBe(user);
+    // A later instance on another NIC: the user's files still stay.
+    expect(run(['local', '--iso', isoOf(SNOOZE), '--root', root, '--nic', `ens3=${SNOOZE_MAC}`]).code).toBe(0);
+    expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-eth0')).toBe(user);
+    expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-lo')).toBe('DEVICE=lo\n');
+    expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-ens3')).toMatch(/192\.168\.122\.17/);
+  });
+
   it('--dry-run prints every file with its contents and changes nothing', () => {
     const root = newRoot('ifupdown');
     const before = snapshot(root);

@@ -17,6 +17,8 @@ export interface Facts {
   currentAuthorizedKeys?: string;
   /** Backend files the agent owns that exist now (from an earlier instance), as in-root paths. */
   existingOwned: string[];
+  /** Files named like a backend's but without its ownership marker: the user's, never replaced. */
+  foreign?: string[];
   /** Read-only view of the target, for the backend's conflict checks (e.g. interfaces.d not sourced). */
   sys?: SystemView;
 }
@@ -38,7 +40,7 @@ export function planContext(ctx: Context, facts: Facts, renderer: NetworkRendere
   const keys = ctx.authorizedKeys.length || facts.currentAuthorizedKeys !== undefined
     ? planAuthorizedKeys(ctx.authorizedKeys, facts.currentAuthorizedKeys)
     : emptyPlan();
-  const plan = mergePlans(net, dns, host, keys);
+  const plan = sparingForeign(mergePlans(net, dns, host, keys), facts.foreign);
   plan.remove = staleOwned(plan, facts.existingOwned);
   return { plan, network: config };
 }
@@ -49,7 +51,7 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
     nics: [{ name: nic.name, mac: nic.mac, method: 'dhcp', routes: [], deleteRoutes: [], primary: true }],
     dns: { nameservers: [], search: [] },
   };
-  const plan = renderNetwork(config, renderer);
+  const plan = sparingForeign(renderNetwork(config, renderer), facts.foreign);
   plan.notes.push(...(facts.sys ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   plan.remove = staleOwned(plan, facts.existingOwned);
   return { plan, network: config };
@@ -58,6 +60,16 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
 function renderNetwork(config: NetworkConfig, renderer: NetworkRenderer): Plan {
   const r = renderer.render(config);
   return { files: r.files, remove: [], commands: r.commands, notes: r.notes };
+}
+
+/** Drop planned writes over the user's own files, each with a note saying what was left alone. */
+function sparingForeign(plan: Plan, foreign: string[] | undefined): Plan {
+  if (!foreign?.length) return plan;
+  const skip = new Set(foreign);
+  for (const f of plan.files) {
+    if (skip.has(f.path)) plan.notes.push(`${f.path} exists without the contextualization marker (the user's own file): left as it is, not replaced (${f.reason})`);
+  }
+  return { ...plan, files: plan.files.filter((f) => !skip.has(f.path)) };
 }
 
 function staleOwned(plan: Plan, existing: string[]): string[] {
