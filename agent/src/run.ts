@@ -19,6 +19,8 @@ import { chooseFallbackNic, discoverContext, publishContext, readContextIso, DEF
 import { pickRenderer, makeSystemView, RENDERERS } from './network/renderers/index.js';
 import { findOwnedFiles } from './network/owned.js';
 import { listNics } from './network/sysfs.js';
+import { NicNotFoundError } from './network/resolve.js';
+import { execa } from 'execa';
 import type { BackendName, NetworkConfig, NetworkRenderer, SystemNic } from './network/types.js';
 import { formatPlan, planContext, planDhcpFallback, type Facts, type PlannedContext } from './plan/planner.js';
 import { acquireLock, type Lock } from './state/lock.js';
@@ -239,8 +241,18 @@ export async function runLocal(opts: RunOptions): Promise<number> {
       if (!opts.dryRun) publishContext(loaded.files, paths.contextDir, opts.logger);
       try {
         const c = ctx;
-        const planned = await rec.run('plan', () => {
-          const p = planContext(c, facts, renderer);
+        const planned = await rec.run('plan', async () => {
+          let p: PlannedContext;
+          try {
+            p = planContext(c, facts, renderer);
+          } catch (e) {
+            // A NIC of the context not there yet is usually udev still working at boot: settle, look again once.
+            if (!(e instanceof NicNotFoundError) || opts.root !== '/' || opts.nics?.length) throw e;
+            opts.logger.info(`${e.message.split('\n')[0]}; waiting for udev and retrying once`);
+            await execa('udevadm', ['settle', '--timeout=10'], { reject: false, timeout: 15_000 });
+            facts.nics = listNics(opts.root);
+            p = planContext(c, facts, renderer);
+          }
           return { result: 'ok' as const, message: describeNetwork(p.network, renderer.name), p };
         });
         const p = planned.p;
