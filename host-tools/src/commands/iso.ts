@@ -93,9 +93,14 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
     if (!(e instanceof ContextError)) throw e;
     problems.push(...e.problems);
   }
-  if (problems.length) throw new ContextError(problems);
-
-  const ctx = applyContextFlags(base, flags);
+  let ctx;
+  try {
+    ctx = applyContextFlags(base, flags);
+  } catch (e) {
+    if (!(e instanceof ContextError)) throw e;
+    problems.push(...e.problems);
+  }
+  if (problems.length || !ctx) throw new ContextError(problems);
   const final = finalizeContext(ctx, extras);
   const iso = isoFromFiles(final.files, { label, mtime });
   await writeOneFile(out, iso, { force: !!o.force });
