@@ -2,6 +2,10 @@
  * parseContext(serializeContext(ctx)) deep-equals ctx: a table of hand-picked shapes, then many
  * valid contexts from a seeded generator (the seed is printed on failure so a case can be replayed).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   emptyContext, parseContext, serializeContext, validateContext, type Context, type NicConfig, type Route,
@@ -251,3 +255,28 @@ describe('round trip: seeded random contexts', () => {
     }
   });
 });
+
+describe('the written common/network is still what a legacy script sourcing it sees', () => {
+  it('bash reads the same values the parser does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctx-sh-'));
+    try {
+      for (let seed = 2000; seed < 2020; seed++) {
+        const c = generate(seed);
+        const file = join(dir, 'network');
+        writeFileSync(file, serializeContext(c).get('common/network')!);
+        // The file is our own output; bash sources it to prove a legacy reader sees the same values.
+        const out = execFileSync('bash', ['-c', 'set -eu; . "$1"; printf "%s|" "${NETWORK-}" "${NETMASK-}" "${GATEWAY-}" "${NAMESERVER-}" "${DOMAIN-}" "${SEARCH-}"', 'x', file], { encoding: 'utf8' });
+        const l = c.legacySubnet;
+        const mask = l ? maskOf(l.network.prefix) : '';
+        const search = c.dns.domain ? c.dns.search.slice(1) : c.dns.search;
+        expect(out, `seed ${seed}`).toBe([l?.network.address ?? '', mask, l?.gateway ?? '', c.dns.nameservers.join(' '), c.dns.domain ?? '', search.join(' '), ''].join('|'));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function maskOf(prefix: number): string {
+  return numberToIPv4(prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0);
+}
