@@ -61,6 +61,6 @@ export function readLines(file: string, buf: Buffer, maxBytes: number, problems:
 
 /** First forbidden character of a single-line value (for models built in memory), or undefined. */
 export function badCharIn(s: string): string | undefined {
-  const m = BAD_CHAR.exec(s) ?? /\r/.exec(s);
+  const m = BAD_CHAR.exec(s);
   return m ? describeChar(m[0]) : undefined;
 }
