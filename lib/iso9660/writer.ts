@@ -15,6 +15,7 @@
  * - Timestamps are UTC. `opts.mtime` fixes every timestamp; else SOURCE_DATE_EPOCH fixes the volume
  *   dates and clamps file times (reproducible-builds convention); else file mtimes (default: now).
  */
+import { DEFAULT_VOLUME_LABEL } from '../context/model.js';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { IsoError } from './errors.js';
@@ -67,7 +68,8 @@ export interface WriteIsoOptions {
   publisher?: string;
 }
 
-export const DEFAULT_ISO_VOLUME_ID = 'CONTEXT';
+/** The label the agent looks for by default (one definition, in the context model). */
+export const DEFAULT_ISO_VOLUME_ID = DEFAULT_VOLUME_LABEL;
 const APPLICATION_ID = 'CONTEXTGEN ISO9660 WRITER';
 const DIR_MODE = 0o755;
 const DEFAULT_FILE_MODE = 0o644;
