@@ -13,13 +13,27 @@ export interface Problem {
 /** Quote a value for an error message: control characters and newlines made visible, long values cut. */
 export function showValue(value: string): string {
   const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-  return shown;
+  return escapeInvisible(shown);
+}
+
+/**
+ * File names, keys and reasons can carry bytes from the context itself (an ISO path, a device name
+ * quoted in a reason): escape control characters so a problem stays one line, and cap the length.
+ */
+function oneLine(s: string, max: number): string {
+  return escapeInvisible(s.length > max ? `${s.slice(0, max - 3)}...` : s);
+}
+
+/** Control characters (C0 but tab, DEL, C1), line separators, zero-width and bidi overrides as \uXXXX. */
+function escapeInvisible(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.key ? `${p.file}: ${p.key}` : p.file;
+  const where = p.key ? `${oneLine(p.file, 200)}: ${oneLine(p.key, 200)}` : oneLine(p.file, 200);
   const what = p.value !== undefined ? ` = ${showValue(p.value)}` : '';
-  return `${where}${what}: ${p.why}`;
+  return `${where}${what}: ${oneLine(p.why, 300)}`;
 }
 
 /** Thrown when a context (or any operator input) is invalid; carries every problem found, not just the first. */
