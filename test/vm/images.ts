@@ -1,0 +1,103 @@
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+/**
+ * Guest disks for the VM tests. The slow part (debootstrap + kernel + network stack) is cached by
+ * scripts/vm/build-image.sh; the agent goes into a per-run copy so agent changes never invalidate
+ * that cache. Each scenario then boots a qcow2 overlay of the per-run disk.
+ */
+
+export type Variant = 'ifupdown' | 'networkd' | 'networkmanager';
+
+export const REPO = join(import.meta.dirname, '..', '..');
+export const AGENT_BIN = join(REPO, 'dist', 'contextualization');
+export const CONTEXTGEN_BIN = join(REPO, 'dist', 'contextgen');
+
+export interface RunDisk {
+  variant: Variant;
+  /** Raw ext4 image with the agent installed: the backing file of every scenario overlay. */
+  image: string;
+  kernel: string;
+  initrd: string;
+  /** How long build-image.sh took (near zero when cached) and the per-run copy took. */
+  imageBuildMs: number;
+  diskMs: number;
+}
+
+/** Runs (or reuses) the cached image build and returns the variant's rootfs directory. */
+export async function cachedRootfs(variant: Variant): Promise<string> {
+  const script = join(REPO, 'scripts', 'vm', 'build-image.sh');
+  const r = await execa('bash', [script, variant], { stderr: 'inherit', timeout: 20 * 60_000 });
+  return r.stdout.trim().split('\n').at(-1)!;
+}
+
+/**
+ * Copies the cached rootfs, installs the agent into it with `contextualization install --root`
+ * (the same command an image builder runs), and packs it into an ext4 image with `mkfs.ext4 -d`
+ * (no mount needed). The kernel and initrd are taken from the copy's /boot.
+ */
+export async function makeRunDisk(variant: Variant, workDir: string): Promise<RunDisk> {
+  const t0 = performance.now();
+  const rootfs = await cachedRootfs(variant);
+  const t1 = performance.now();
+
+  mkdirSync(workDir, { recursive: true });
+  const stage = join(workDir, `rootfs-${variant}`);
+  rmSync(stage, { recursive: true, force: true });
+  await execa('cp', ['-a', '--reflink=auto', rootfs, stage]);
+  try {
+    await execa(AGENT_BIN, ['install', '--root', stage], { all: true });
+    installReportUnit(stage);
+    const boot = join(stage, 'boot');
+    const files = readdirSync(boot);
+    const pick = (prefix: string): string => {
+      const f = files.filter((n) => n.startsWith(prefix)).sort().at(-1);
+      if (!f) throw new Error(`no ${prefix}* in ${boot}`);
+      const dest = join(workDir, `${variant}-${prefix.replace(/-$/, '')}`);
+      copyFileSync(join(boot, f), dest);
+      return dest;
+    };
+    const kernel = pick('vmlinuz-');
+    const initrd = pick('initrd.img-');
+
+    const { stdout } = await execa('du', ['-sm', stage]);
+    const sizeMb = Number(stdout.split(/\s/)[0]) + 256; // headroom for logs, state and a post-install
+    const image = join(workDir, `${variant}.ext4`);
+    rmSync(image, { force: true });
+    await execa('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', stage, image, `${sizeMb}M`]);
+    return {
+      variant,
+      image,
+      kernel,
+      initrd,
+      imageBuildMs: Math.round(t1 - t0),
+      diskMs: Math.round(performance.now() - t1),
+    };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The test harness's own unit (not part of the agent): prints the report on ttyS0 and powers off.
+ * Installed per run, like the agent, so editing it does not rebuild the cached image.
+ */
+function installReportUnit(root: string): void {
+  const guest = join(REPO, 'scripts', 'vm', 'guest');
+  const script = join(root, 'usr', 'local', 'sbin', 'vm-report');
+  copyFileSync(join(guest, 'vm-report'), script);
+  chmodSync(script, 0o755);
+  const units = join(root, 'etc', 'systemd', 'system');
+  copyFileSync(join(guest, 'vm-report.service'), join(units, 'vm-report.service'));
+  mkdirSync(join(units, 'multi-user.target.wants'), { recursive: true });
+  rmSync(join(units, 'multi-user.target.wants', 'vm-report.service'), { force: true });
+  symlinkSync('/etc/systemd/system/vm-report.service', join(units, 'multi-user.target.wants', 'vm-report.service'));
+}
+
+/** A copy-on-write overlay of the run disk: one per guest instance, reusable for a second boot. */
+export async function makeOverlay(disk: RunDisk, path: string): Promise<string> {
+  rmSync(path, { force: true });
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', disk.image, path]);
+  return path;
+}

@@ -1,0 +1,146 @@
+/**
+ * Parser for the report scripts/vm/guest/vm-report prints on the serial console:
+ *
+ *   === VM-REPORT BEGIN ===
+ *   === hostname ===
+ *   web01
+ *   === addr ===
+ *   2: ens3    inet 10.0.2.17/24 brd 10.0.2.255 scope global ens3\       valid_lft forever ...
+ *   ...
+ *   === VM-REPORT END ===
+ *
+ * Pure functions: the tests feed them the captured console text.
+ */
+
+export const REPORT_BEGIN = '=== VM-REPORT BEGIN ===';
+export const REPORT_END = '=== VM-REPORT END ===';
+
+export interface Ipv4Addr {
+  ifname: string;
+  address: string;
+  prefix: number;
+}
+
+export interface Report {
+  /** Raw text of every section, keyed by name (hostname, addr, route, links, resolv, ...). */
+  sections: Map<string, string>;
+  hostname: string;
+  addresses: Ipv4Addr[];
+  routes: string[];
+  /** Kernel names of all links but lo. */
+  links: string[];
+  nameservers: string[];
+  /** Name servers in use: resolv.conf's (but the resolved stub) plus those systemd-resolved lists per link. */
+  dnsServers: string[];
+  /** Units systemd lists as failed. */
+  failedUnits: string[];
+  /** Lines of /var/tmp/post-install-count (one per post-install run); 0 when absent. */
+  postInstallRuns: number;
+  /** /run/contextualization/status.json parsed, or undefined when absent/unparseable. */
+  status?: AgentStatus;
+  journal: string;
+}
+
+/** The fields of status.json the tests look at (agent/src/state/status.ts is the full shape). */
+export interface AgentStatus {
+  result: 'ok' | 'failed';
+  instanceId?: string;
+  source?: { kind: string; path?: string; label?: string };
+  stages: { stage: string; result: string; durationMs: number; steps: { name: string; result: string; message: string }[] }[];
+}
+
+/** Serial output uses CRLF and may carry kernel messages between our lines: normalise line ends only. */
+function lines(text: string): string[] {
+  return text.replace(/\r/g, '').split('\n');
+}
+
+/** The report between the markers, or undefined when the guest never printed a complete one. */
+export function parseReport(consoleText: string): Report | undefined {
+  const all = lines(consoleText);
+  const begin = all.lastIndexOf(REPORT_BEGIN);
+  if (begin < 0) return undefined;
+  const end = all.indexOf(REPORT_END, begin);
+  if (end < 0) return undefined;
+
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let body: string[] = [];
+  const flush = (): void => {
+    if (current !== undefined) sections.set(current, body.join('\n').trim());
+  };
+  for (const line of all.slice(begin + 1, end)) {
+    const m = /^=== ([a-z-]+) ===$/.exec(line);
+    if (m) {
+      flush();
+      current = m[1];
+      body = [];
+    } else {
+      body.push(line);
+    }
+  }
+  flush();
+
+  const get = (name: string): string => sections.get(name) ?? '';
+  return {
+    sections,
+    hostname: get('hostname'),
+    addresses: parseAddrs(get('addr')),
+    routes: get('route').split('\n').filter(Boolean),
+    links: parseLinks(get('links')),
+    nameservers: [...get('resolv').matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!),
+    dnsServers: dnsServers(get('resolv'), get('resolved')),
+    failedUnits: get('failed').split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((u) => u && u.includes('.')),
+    postInstallRuns: get('post-install').split('\n').filter((l) => l.startsWith('run ')).length,
+    status: parseStatus(get('status')),
+    journal: get('journal'),
+  };
+}
+
+/** resolv.conf nameservers (without the 127.0.0.53 stub) and the addresses in `resolvectl dns` output. */
+export function dnsServers(resolv: string, resolved: string): string[] {
+  const fromResolv = [...resolv.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!).filter((a) => a !== '127.0.0.53');
+  const fromResolved = resolved
+    .split('\n')
+    .flatMap((line) => line.slice(line.indexOf(':') + 1).trim().split(/\s+/))
+    .filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
+  return [...new Set([...fromResolv, ...fromResolved])];
+}
+
+/** `ip -o -4 addr show` lines: "2: ens3    inet 10.0.2.42/24 brd ... scope global ens3". */
+export function parseAddrs(text: string): Ipv4Addr[] {
+  const out: Ipv4Addr[] = [];
+  for (const m of text.matchAll(/^\d+:\s+(\S+)\s+inet\s+([\d.]+)\/(\d+)/gm)) {
+    out.push({ ifname: m[1]!, address: m[2]!, prefix: Number(m[3]) });
+  }
+  return out;
+}
+
+/** `ip -o link show` lines: "2: ens3: <BROADCAST,...> mtu 1500 ...". */
+export function parseLinks(text: string): string[] {
+  return [...text.matchAll(/^\d+:\s+([^:@\s]+)[:@]/gm)].map((m) => m[1]!).filter((n) => n !== 'lo');
+}
+
+function parseStatus(text: string): AgentStatus | undefined {
+  if (!text.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(text) as AgentStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The default route's gateway ("default via 10.0.2.2 dev ens3 ..."), or undefined. */
+export function defaultGateway(report: Report): string | undefined {
+  for (const r of report.routes) {
+    const m = /^default via (\S+)/.exec(r);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** Total agent time in the guest: the sum of its stages' durations from status.json. */
+export function agentMs(report: Report): number | undefined {
+  const stages = report.status?.stages;
+  if (!stages?.length) return undefined;
+  return stages.reduce((sum, s) => sum + (s.durationMs ?? 0), 0);
+}
