@@ -58,7 +58,12 @@ export async function scanOutDir(outDir: string): Promise<{ vms: ExistingVm[]; w
     throw e;
   }
   for (const d of dirents) {
-    if (!d.isDirectory()) continue;
+    if (d.name.startsWith('.')) continue;
+    if (!d.isDirectory()) {
+      // A file where a VM directory would go still blocks that name.
+      vms.push({ name: d.name, source: join(outDir, d.name), macs: [], addresses: [] });
+      continue;
+    }
     const dir = join(outDir, d.name);
     const vm: ExistingVm = { name: d.name, source: dir, macs: [], addresses: [] };
     const names = new Set(await readdir(dir).catch(() => [] as string[]));

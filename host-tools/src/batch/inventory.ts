@@ -66,6 +66,8 @@ export interface VmRequest {
   address?: { address: string; prefix?: number };
   mac?: string;
   uuid?: string;
+  /** Its section had a problem already (reported by readInventory). */
+  invalid?: boolean;
 }
 
 export interface Inventory {
@@ -287,9 +289,13 @@ export function expandNamePattern(pattern: string | undefined, group: string, co
 
 const MAX_VMS = 100_000;
 
-export function readInventory(text: string, file: string): { inventory: Inventory; problems: Problem[] } {
+/**
+ * `file` names the inventory in messages; relative paths inside it are resolved against `baseDir`
+ * (default: the directory of `file`).
+ */
+export function readInventory(text: string, file: string, baseDir = dirname(resolve(file))): { inventory: Inventory; problems: Problem[] } {
   const { sections, problems } = parseIni(text, file);
-  const base = dirname(resolve(file));
+  const base = baseDir;
   const defaults = defaultSettings();
   const inventory: Inventory = { file, defaults, vms: [] };
   const p = (where: string, key: string, value: string | undefined, why: string) =>
@@ -395,6 +401,8 @@ export function readInventory(text: string, file: string): { inventory: Inventor
       for (const name of r.names) inventory.vms.push({ name, where: `${where} ${name}`, line: k.s.line, settings: structuredClone(settings) });
     }
   }
+  const badSections = new Set(problems.map((p) => /^\[[^\]]*\]/.exec(p.key ?? '')?.[0]).filter(Boolean));
+  for (const vm of inventory.vms) if (badSections.has(/^\[[^\]]*\]/.exec(vm.where)![0]) || badSections.has('[defaults]')) vm.invalid = true;
   if (inventory.vms.length === 0 && problems.length === 0) {
     problems.push({ file, why: 'inventory defines no VMs (add [vm NAME] or [group NAME] sections)' });
   }

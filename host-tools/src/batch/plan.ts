@@ -114,7 +114,10 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const perVm: VmProblem[] = [];
   const add = (where: string, key: string | undefined, value: string | undefined, why: string) => {
     perVm.push({ file, where, key, value, why });
+    flagged.add(where);
   };
+  // VMs with a problem already: their generated context is not checked (it would only echo the cause).
+  const flagged = new Set<string>(inv.vms.filter((v) => v.invalid).map((v) => v.where));
   const count = () => problems.length + perVm.length;
   const inputs = new Inputs(file);
   const warnings: string[] = [];
@@ -217,6 +220,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   for (const vm of inv.vms) {
     const s = vm.settings;
     const before = count();
+    // xl config is Xen's: it implies the hypervisor (and so the MAC OUI and the CD-ROM bus).
+    const hypervisor = s.format === 'xl' ? 'xen' : s.hypervisor;
     const address = vm.address?.address ?? allocated.get(vm);
     const prefix = address ? prefixFor(vm) ?? pool?.prefix : undefined;
 
@@ -232,7 +237,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         mac = keepMac.get(vm.name.toLowerCase())!;
         usedMac.set(mac, vm.where);
       } else {
-        const oui = s.hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
+        const oui = hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
         do mac = randomMac(oui);
         while (usedMac.has(mac)); // a random clash is ours to avoid, not the operator's to fix
         usedMac.set(mac, vm.where);
@@ -311,7 +316,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       }
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
 
-    if (count() > before) continue; // context/domain checks would only repeat the same cause
+    if (count() > before || flagged.has(vm.where)) continue; // context/domain checks would only repeat the cause
 
     let final;
     try {
@@ -331,10 +336,10 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       uuid,
       memoryMiB: s.memory,
       vcpus: s.vcpus,
-      hypervisor: format === 'xl' ? 'xen' : s.hypervisor,
+      hypervisor,
       guestType: s.guestType,
       disk: { path: diskPath!, format: diskFormat },
-      context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(format === 'xl' ? 'xen' : s.hypervisor)) },
+      context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)) },
       nics: mac ? [{ mac, source: s.bridge ? { kind: 'bridge', name: s.bridge } : { kind: 'network', name: s.network! } }] : [],
     };
     const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));

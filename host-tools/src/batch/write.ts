@@ -27,8 +27,9 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
   try {
     await txn.mkdirp(o.outDir);
     let next = 0;
+    let failed = false;
     const worker = async () => {
-      while (next < vms.length) {
+      while (next < vms.length && !failed) {
         const vm = vms[next++]!;
         await txn.mkdirp(vm.dir);
         const iso = isoFromFiles(vm.files, { label: vm.label, mtime: o.mtime });
@@ -42,7 +43,18 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
         o.onVm?.(vm);
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 4) }, worker));
+    // On the first failure the other workers finish what they are writing and stop; only then is
+    // the transaction rolled back, so nothing in flight lands after the rollback.
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.max(1, o.concurrency ?? 4) }, () =>
+        worker().catch((e: unknown) => {
+          failed = true;
+          throw e;
+        }),
+      ),
+    );
+    const firstError = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstError) throw firstError.reason;
     await txn.commit();
   } catch (e) {
     await txn.rollback();

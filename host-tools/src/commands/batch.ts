@@ -4,7 +4,7 @@
  * write everything in one transaction, then define the domains.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
 import { EXIT, ExternalError, type ExitCode } from '../errors.js';
@@ -45,10 +45,12 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   } catch (e) {
     throw new ContextError([{ file: o.inventory, why: `cannot read inventory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
   }
-  const { inventory, problems } = readInventory(text, o.inventory);
+  const { inventory, problems } = readInventory(text, o.inventory, dirname(invPath));
   const early: Problem[] = [...problems];
   const mtime = resolveMtime(o.mtime, io.env, early);
-  if (early.length) throw new ContextError(early);
+  // Bad values keep their defaults, so planning still runs and finds the cross-VM problems too:
+  // one run reports everything. Only an inventory that yields no VM at all stops here.
+  if (early.length && inventory.vms.length === 0) throw new ContextError(early);
 
   const outDir = resolve(io.cwd, o.out ?? '.');
   const scanned = await scanOutDir(outDir);
@@ -59,7 +61,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
 
   const plan = await planBatch(inventory, { outDir, force: !!o.force, existing, defineUri: o.define ? uri : undefined });
   for (const w of plan.warnings) io.err(`contextgen: warning: ${w}`);
-  if (plan.problems.length) throw new ContextError(plan.problems);
+  if (early.length || plan.problems.length) throw new ContextError([...early, ...plan.problems]);
 
   if (o.dryRun) {
     for (const vm of plan.vms) io.out(planLine(vm));

@@ -1,0 +1,310 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseContext } from '../../lib/context/index.js';
+import { openIso, readAllFiles } from '../../lib/iso9660/index.js';
+import { domainFactsFromXml } from '../../host-tools/src/batch/existing.js';
+import { readInventory } from '../../host-tools/src/batch/inventory.js';
+import { planBatch } from '../../host-tools/src/batch/plan.js';
+import { writeBatch } from '../../host-tools/src/batch/write.js';
+import { cg, qemuImgInfo, snapshot, sshPublicKey, tempDir, TEMPLATE, virtXmlValidate } from './helpers.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = tempDir('cg-batch-');
+  execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '64M']);
+  writeFileSync(join(dir, 'id.pub'), `${sshPublicKey('ops@example')}\n`);
+  writeFileSync(join(dir, 'setup.sh'), '#!/bin/bash\ntouch /root/ready\n');
+});
+
+function contextOf(iso: string) {
+  const img = openIso(iso);
+  try {
+    return parseContext(readAllFiles(img));
+  } finally {
+    img.close();
+  }
+}
+
+const DEFAULTS = (extra = '') => `; inventory for tests
+[defaults]
+bridge = virbr0
+base_image = base.qcow2
+memory = 512
+vcpus = 1
+pool = 192.168.122.0/24
+gateway = 192.168.122.1
+dns = 192.168.122.2
+domain = lab.example
+template = ${TEMPLATE}
+ssh_key = id.pub
+post_install = setup.sh
+${extra}
+`;
+
+const GOOD = `${DEFAULTS()}
+[vm db01]
+address = 192.168.122.3
+mac = 52:54:00:de:ad:01
+uuid = 11111111-2222-4333-8444-555555555555
+memory = 2048
+vcpus = 2
+cdrom_bus = virtio
+
+[vm mail]
+mac_mode = ip
+mac_prefix = local
+
+[vm legacy]
+mac_mode = ip
+
+[vm cache]
+cdrom_bus = ide
+hypervisor = qemu
+
+[group web]
+count = 16
+name = web{01..16}
+cdrom_bus = scsi
+`;
+
+describe('contextgen batch: 20 VMs', () => {
+  it('writes ISO + XML + overlay per VM; everything unique, valid and read back', async () => {
+    writeFileSync(join(dir, 'good.ini'), GOOD);
+    const out = join(dir, 'out');
+    const r = await cg(['batch', 'good.ini', '-o', out, '--mtime', '1700000000'], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([`contextgen: warning: ${TEMPLATE}: the template's 1 NIC section(s) are ignored; the batch configures each VM's NIC`]);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(new RegExp(`^batch: 20 VMs, 60 files in ${out} \\(`));
+
+    const names = readdirSync(out).sort();
+    expect(names).toEqual(['cache', 'db01', 'legacy', 'mail', ...Array.from({ length: 16 }, (_, i) => `web${String(i + 1).padStart(2, '0')}`)].sort());
+    const macs = new Set<string>();
+    const uuids = new Set<string>();
+    const addrs = new Map<string, string>();
+    for (const name of names) {
+      const vmDir = join(out, name);
+      expect(readdirSync(vmDir).sort()).toEqual(['context.iso', 'domain.xml', 'overlay.qcow2']);
+      virtXmlValidate(join(vmDir, 'domain.xml'));
+      const facts = domainFactsFromXml(readFileSync(join(vmDir, 'domain.xml'), 'utf8'));
+      expect(facts.name).toBe(name);
+      const ctx = contextOf(join(vmDir, 'context.iso'));
+      expect(ctx.hostname).toBe(name);
+      expect(ctx.instanceId).toBe(facts.uuid);
+      expect(ctx.nics).toHaveLength(1);
+      const nic = ctx.nics[0]!;
+      expect(nic.match).toEqual({ kind: 'mac', mac: facts.macs[0] });
+      expect(nic.ipv4?.gateway).toBe('192.168.122.1');
+      expect(ctx.dns.nameservers).toEqual(['192.168.122.2']);
+      expect(ctx.dns.search[0]).toBe('lab.example');
+      expect(ctx.authorizedKeys).toHaveLength(1);
+      expect(ctx.postInstall?.script).toBe('#!/bin/bash\ntouch /root/ready\n');
+      macs.add(facts.macs[0]!);
+      uuids.add(facts.uuid!);
+      addrs.set(name, nic.ipv4!.address.address);
+      const info = qemuImgInfo(join(vmDir, 'overlay.qcow2'));
+      expect(info['backing-filename']).toBe(join(dir, 'base.qcow2'));
+      expect(readFileSync(join(vmDir, 'domain.xml'), 'utf8')).toContain(`<source file="${join(vmDir, 'overlay.qcow2')}"/>`);
+    }
+    expect(macs.size).toBe(20);
+    expect(uuids.size).toBe(20);
+    expect(new Set(addrs.values()).size).toBe(20);
+    // Allocation: first free in inventory order, skipping the gateway (.1), DNS (.2) and db01's fixed .3.
+    expect(addrs.get('db01')).toBe('192.168.122.3');
+    expect(addrs.get('mail')).toBe('192.168.122.4');
+    expect(addrs.get('legacy')).toBe('192.168.122.5');
+    expect(addrs.get('cache')).toBe('192.168.122.6');
+    expect(addrs.get('web01')).toBe('192.168.122.7');
+    expect(addrs.get('web16')).toBe('192.168.122.22');
+    // Fixed values and MAC modes.
+    const db = readFileSync(join(out, 'db01', 'domain.xml'), 'utf8');
+    expect(db).toContain('<uuid>11111111-2222-4333-8444-555555555555</uuid>');
+    expect(db).toContain('<mac address="52:54:00:de:ad:01"/>');
+    expect(db).toContain('<memory unit="MiB">2048</memory>');
+    expect(db).toContain('<target dev="vdb" bus="virtio"/>');
+    expect(readFileSync(join(out, 'mail', 'domain.xml'), 'utf8')).toContain('<mac address="02:00:c0:a8:7a:04"/>');
+    expect(readFileSync(join(out, 'legacy', 'domain.xml'), 'utf8')).toContain('<mac address="00:16:c0:a8:7a:05"/>');
+    expect(readFileSync(join(out, 'cache', 'domain.xml'), 'utf8')).toMatch(/<domain type="qemu">[\s\S]*<target dev="hdc" bus="ide"\/>/);
+    expect(readFileSync(join(out, 'web07', 'domain.xml'), 'utf8')).toContain('<controller type="scsi" index="0" model="virtio-scsi"/>');
+    // An independent reader sees the same ISO content.
+    const x = tempDir('cg-batch-x-');
+    execFileSync('xorriso', ['-osirrox', 'on', '-indev', join(out, 'web07', 'context.iso'), '-extract', '/', join(x, 'iso')], { stdio: 'ignore' });
+    expect(readFileSync(join(x, 'iso', 'common', 'context.ini'), 'utf8')).toContain('192.168.122.13/24');
+
+    // Second run: every VM exists -> refused, nothing changes.
+    const before = snapshot(out);
+    const again = await cg(['batch', 'good.ini', '-o', out], { cwd: dir });
+    expect(again.code).toBe(1);
+    expect(again.err.filter((l) => l.includes('already exists')).length).toBe(20);
+    expect(snapshot(out)).toEqual(before);
+
+    // --force: rewritten in place, each VM keeps its UUID and MAC (identity survives a regeneration).
+    const forced = await cg(['batch', 'good.ini', '-o', out, '--force'], { cwd: dir });
+    expect(forced.code).toBe(0);
+    for (const name of names) {
+      const f = domainFactsFromXml(readFileSync(join(out, name, 'domain.xml'), 'utf8'));
+      expect(uuids.has(f.uuid!)).toBe(true);
+      expect(macs.has(f.macs[0]!)).toBe(true);
+    }
+  });
+
+  it('finds every collision among 20 VMs, one line each with section/key/value, and writes nothing', async () => {
+    const out = join(dir, 'out-bad');
+    mkdirSync(join(out, 'keep'), { recursive: true });
+    writeFileSync(join(out, 'keep', 'notes'), 'existing content\n');
+    const inv = `${DEFAULTS('colour = blue')}
+[group web]
+name = web{01..15}
+
+[vm web03]
+memory = 1024
+
+[vm dupaddr1]
+address = 192.168.122.50
+
+[vm dupaddr2]
+address = 192.168.122.50
+
+[vm gw]
+address = 192.168.122.1
+
+[vm far]
+address = 10.9.9.9
+
+[vm mac1]
+mac = 52:54:00:00:00:aa
+
+[vm mac2]
+mac = 52:54:00:00:00:AA
+uuid = 11111111-2222-4333-8444-555555555555
+
+[vm uuid2]
+uuid = 11111111-2222-4333-8444-555555555555
+memory = lots
+`;
+    writeFileSync(join(dir, 'bad.ini'), inv);
+    const before = snapshot(dir);
+    const r = await cg(['batch', 'bad.ini', '-o', out], { cwd: dir });
+    expect(r.code).toBe(1);
+    const lines = r.err;
+    const has = (re: RegExp) => expect(lines.some((l) => re.test(l)), `${re} in:\n${lines.join('\n')}`).toBe(true);
+    has(/bad\.ini: \[defaults\] colour = "blue": unknown key/);
+    has(/\[vm web03\] = "web03": VM name already used by \[group web\] web03/);
+    has(/\[vm dupaddr2\] address = "192\.168\.122\.50": address already used by \[vm dupaddr1\]/);
+    has(/\[vm gw\] address = "192\.168\.122\.1": is a gateway or DNS server address/);
+    has(/\[vm far\] address = "10\.9\.9\.9": outside the pool subnet 192\.168\.122\.0\/24/);
+    has(/\[vm mac2\] mac = "52:54:00:00:00:aa": MAC already used by \[vm mac1\]/);
+    has(/\[vm uuid2\] uuid = "11111111-2222-4333-8444-555555555555": UUID already used by \[vm mac2\]/);
+    has(/\[vm uuid2\] memory = "lots": must be a whole number of MiB/);
+    expect(lines.filter((l) => !l.startsWith('contextgen: bad.ini: ') && !l.startsWith('contextgen: warning: '))).toEqual([]);
+    expect(snapshot(dir)).toEqual(before);
+  });
+
+  it('detects collisions with VMs already in OUTDIR (address, MAC, UUID) and a file in the way', async () => {
+    const out = join(dir, 'out-existing');
+    writeFileSync(join(dir, 'a.ini'), `${DEFAULTS()}\n[vm alpha]\naddress = 192.168.122.40\nmac = 52:54:00:00:01:01\nuuid = aaaaaaaa-2222-4333-8444-555555555555\n`);
+    expect((await cg(['batch', 'a.ini', '-o', out], { cwd: dir })).code).toBe(0);
+    writeFileSync(join(out, 'gamma'), 'a file, not a VM directory\n');
+    writeFileSync(
+      join(dir, 'b.ini'),
+      `${DEFAULTS()}\n[vm beta]\naddress = 192.168.122.40\nmac = 52:54:00:00:01:01\nuuid = aaaaaaaa-2222-4333-8444-555555555555\n[vm gamma]\n`,
+    );
+    const before = snapshot(out);
+    const r = await cg(['batch', 'b.ini', '-o', out], { cwd: dir });
+    expect(r.code).toBe(1);
+    const text = r.err.join('\n');
+    expect(text).toContain(`[vm beta] address = "192.168.122.40": address already used by ${join(out, 'alpha')}`);
+    expect(text).toContain(`[vm beta] mac = "52:54:00:00:01:01": MAC already used by ${join(out, 'alpha')}`);
+    expect(text).toContain(`[vm beta] uuid = "aaaaaaaa-2222-4333-8444-555555555555": UUID already used by ${join(out, 'alpha')}`);
+    expect(text).toContain(`[vm gamma] = "gamma": already exists (${join(out, 'gamma')})`);
+    expect(snapshot(out)).toEqual(before);
+    // Allocation skips addresses taken in OUTDIR too.
+    writeFileSync(join(dir, 'c.ini'), `${DEFAULTS('pool = 192.168.122.39-192.168.122.41\nprefix = 24')}\n[vm delta]\n`.replace('pool = 192.168.122.0/24\n', ''));
+    const c = await cg(['batch', 'c.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(c.err.filter((l) => !l.includes('warning'))).toEqual([]);
+    expect(c.out[0]).toMatch(/^delta\t192\.168\.122\.39\/24\t/);
+  });
+
+  it('reports pool exhaustion once; --dry-run prints the plan and writes nothing', async () => {
+    writeFileSync(join(dir, 'small.ini'), `${DEFAULTS('pool = 192.168.122.10-192.168.122.14\nprefix = 24').replace('pool = 192.168.122.0/24\n', '')}\n[group n]\ncount = 8\n`);
+    const before = snapshot(dir);
+    const r = await cg(['batch', 'small.ini', '-o', join(dir, 'out-small')], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err.filter((l) => !l.includes('warning'))).toEqual([
+      'contextgen: small.ini: [defaults] pool: pool exhausted: 8 VMs need an address, 5 free of 5 (first without one: [group n] n06)',
+    ]);
+    writeFileSync(join(dir, 'fits.ini'), readFileSync(join(dir, 'small.ini'), 'utf8').replace('count = 8', 'count = 5'));
+    const snap2 = snapshot(dir);
+    const d = await cg(['batch', 'fits.ini', '-o', join(dir, 'out-small'), '--dry-run'], { cwd: dir });
+    expect(d.code).toBe(0);
+    expect(d.out).toHaveLength(6);
+    expect(d.out.slice(0, 5).map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual(['n01 192.168.122.10/24', 'n02 192.168.122.11/24', 'n03 192.168.122.12/24', 'n04 192.168.122.13/24', 'n05 192.168.122.14/24']);
+    expect(d.out[5]).toMatch(/^batch: dry run, 5 VMs valid, nothing written/);
+    expect(snapshot(dir)).toEqual(snap2);
+    expect(before).toBeDefined();
+  });
+
+  it('rolls back everything written when a write fails midway (a file appears where a VM dir goes)', async () => {
+    const out = join(dir, 'out-rollback');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep.txt'), 'keep\n');
+    writeFileSync(join(dir, 'rb.ini'), `${DEFAULTS()}\n[group r]\ncount = 10\n`);
+    const { inventory } = readInventory(readFileSync(join(dir, 'rb.ini'), 'utf8'), join(dir, 'rb.ini'));
+    const plan = await planBatch(inventory, { outDir: out, force: false, existing: [] });
+    expect(plan.problems).toEqual([]);
+    // After validation, someone creates a file where r07's directory should go (a race, or a full disk).
+    writeFileSync(join(out, 'r07'), 'in the way\n');
+    const before = snapshot(out);
+    await expect(writeBatch(plan.vms, { force: false, outDir: out, concurrency: 2 })).rejects.toThrow(/ENOTDIR|EEXIST/);
+    expect(snapshot(out)).toEqual(before);
+  });
+
+  it('xl format writes domain.cfg; --define with xl is refused', async () => {
+    writeFileSync(join(dir, 'xen.ini'), `${DEFAULTS('format = xl').replace('bridge = virbr0', 'bridge = xenbr0')}\n[group x]\ncount = 3\n`);
+    const out = join(dir, 'out-xen');
+    const r = await cg(['batch', 'xen.ini', '-o', out], { cwd: dir });
+    expect(r.code).toBe(0);
+    const cfg = readFileSync(join(out, 'x02', 'domain.cfg'), 'utf8');
+    expect(cfg).toContain('name = "x02"');
+    expect(cfg).toMatch(/vif = \[ 'mac=00:16:3e:[0-9a-f:]{8}, bridge=xenbr0' \]/);
+    expect(cfg).toContain(`target=${join(out, 'x02', 'context.iso')}'`);
+    const d = await cg(['batch', 'xen.ini', '-o', join(dir, 'out-xen2'), '--define', '--connect', 'test:///default'], { cwd: dir });
+    expect(d.code).toBe(1);
+    expect(d.err.join('\n')).toContain('--define uses virsh, which takes libvirt XML');
+    expect(existsSync(join(dir, 'out-xen2'))).toBe(false);
+  });
+});
+
+describe('contextgen batch --define (libvirt test driver, no daemon)', () => {
+  it('defines every domain at test:///default', async () => {
+    writeFileSync(join(dir, 'def.ini'), `${DEFAULTS()}\n[group d]\ncount = 3\n`);
+    const r = await cg(['batch', 'def.ini', '-o', join(dir, 'out-def'), '--define', '--connect', 'test:///default'], { cwd: dir });
+    expect(r.err.filter((l) => !l.includes('warning'))).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out[0]).toMatch(/^batch: 3 VMs, 9 files in .*, 3 defined \(/);
+  });
+
+  it('refuses names, MACs and UUIDs of domains libvirt already has', async () => {
+    // test:///default always holds domain "test", uuid 6695eb01-..., MAC aa:bb:cc:dd:ee:ff.
+    writeFileSync(
+      join(dir, 'clash.ini'),
+      `${DEFAULTS()}\n[vm test]\n[vm other]\nmac = aa:bb:cc:dd:ee:ff\nuuid = 6695eb01-f6a4-8304-79aa-97f2502e193f\n`,
+    );
+    const r = await cg(['batch', 'clash.ini', '-o', join(dir, 'out-clash'), '--define', '--connect', 'test:///default'], { cwd: dir });
+    expect(r.code).toBe(1);
+    const text = r.err.join('\n');
+    expect(text).toContain('[vm test] = "test": already exists (libvirt test:///default)');
+    expect(text).toContain('[vm other] mac = "aa:bb:cc:dd:ee:ff": MAC already used by libvirt test:///default');
+    expect(text).toContain('[vm other] uuid = "6695eb01-f6a4-8304-79aa-97f2502e193f": UUID already used by libvirt test:///default');
+    expect(existsSync(join(dir, 'out-clash'))).toBe(false);
+  });
+
+  it('an unreachable libvirt URI is an external failure (exit 3) before anything is written', async () => {
+    const r = await cg(['batch', 'def.ini', '-o', join(dir, 'out-nolibvirt'), '--define', '--connect', 'qemu+unix:///system?socket=/nonexistent/sock'], { cwd: dir });
+    expect(r.code).toBe(3);
+    expect(r.err.at(-1)).toMatch(/^contextgen: virsh -c .* list: /);
+    expect(existsSync(join(dir, 'out-nolibvirt'))).toBe(false);
+  });
+});
