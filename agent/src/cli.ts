@@ -92,7 +92,10 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description('show what the last runs of this boot did')
     .option('--root <dir>', 'image root', '/')
     .option('--json', 'print status.json')
-    .action((f: { root: string; json?: boolean }) => {
+    .option('--system', 'also describe this system (NICs, block devices) for debugging; slow, never used at boot')
+    .action(async (f: { root: string; json?: boolean; system?: boolean }) => {
+      // Loaded lazily: systeminformation must not cost anything on the boot path.
+      if (f.system) process.stdout.write(`${await (await import('./diagnostics.js')).systemReport()}\n\n`);
       const status = readStatus(agentPaths(f.root).statusFile);
       if (!status) {
         process.stdout.write('contextualization: no run recorded this boot\n');
@@ -133,6 +136,12 @@ async function main(argv: string[]): Promise<number> {
   }
   return code;
 }
+
+// `contextualization status | head`: a closed pipe ends the output, it is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 main(process.argv).then((code) => { process.exitCode = code; }, (e: unknown) => {
   process.stderr.write(`contextualization: ${String(e)}\n`);
