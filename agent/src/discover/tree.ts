@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { contextPathProblem } from '../../../lib/context/index.js';
@@ -45,6 +45,10 @@ export function checkLimits(files: ContextFiles, limits: ReadLimits, where: stri
 export function publishContext(files: ContextFiles, contextDir: string, logger?: Logger): void {
   const parent = dirname(contextDir);
   ensureDir(parent, 0o755);
+  // A run killed mid-publish leaves its temp or set-aside copy behind; runs hold the lock, so any found now is stale.
+  for (const n of readdirSync(parent)) {
+    if (n.startsWith('.context-new-') || n.startsWith('.context-old-')) rmSync(join(parent, n), { recursive: true, force: true });
+  }
   const tmp = mkdtempSync(join(parent, '.context-new-'));
   try {
     for (const [rel, data] of files) {
