@@ -26,25 +26,30 @@ export function parseIni(text: string, file: string): { sections: IniSection[]; 
   const problems: Problem[] = [];
   const seen = new Map<string, number>();
   let current: IniSection | undefined;
+  /** Inside a repeated or empty section: its keys are neither merged nor reported again. */
+  let skipping = false;
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   lines.forEach((raw, i) => {
     const n = i + 1;
     const line = raw.trim();
     if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
-    const head = /^\[([^\]]*)\]$/.exec(stripInlineComment(line));
+    const head = /^\[([^\]]*)\]$/.exec(stripInlineComment(line).trim());
     if (head) {
       const header = head[1]!.trim().replace(/\s+/g, ' ');
       if (!header) {
         problems.push({ file, key: `line ${n}`, value: raw, why: 'empty section name' });
         current = undefined;
+        skipping = true;
         return;
       }
       const before = seen.get(header);
       if (before !== undefined) {
         problems.push({ file, key: `line ${n}`, value: `[${header}]`, why: `section repeated (first at line ${before})` });
         current = undefined; // its keys are not merged into the first one
+        skipping = true;
         return;
       }
+      skipping = false;
       seen.set(header, n);
       current = { header, line: n, entries: new Map() };
       sections.push(current);
@@ -67,6 +72,7 @@ export function parseIni(text: string, file: string): { sections: IniSection[]; 
       return;
     }
     if (!current) {
+      if (skipping) return;
       if (!problems.some((p) => p.why.startsWith('key outside'))) {
         problems.push({ file, key: `line ${n}`, value: key, why: 'key outside any section (start with [defaults])' });
       }
