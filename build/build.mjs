@@ -102,7 +102,7 @@ for (const t of TARGETS) {
   execFileSync(process.execPath, [
     join(root, 'node_modules/postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob,
     '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
-  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  ], { stdio: 'pipe' }); // LIEF's harmless section-name warnings stay quiet; a failure still throws with its stderr
   renameSync(tmp, out);
   console.log(`build: ${out} (${arch}, code cache ${useCodeCache ? 'on' : 'off'}) in ${Date.now() - started} ms`);
 }

@@ -19,9 +19,9 @@ echo debian-base > "$root/etc/hostname"
 echo "== contextgen iso --from $ctx_dir"
 ./dist/contextgen iso --from "$ctx_dir" -o "$work/context.iso"
 echo
-echo "== contextualization --iso context.iso --root $root (NICs: eth0 with the template's MAC, eth1 with a Snooze-encoded MAC)"
+echo "== contextualization --iso context.iso --root $root (NICs: eth0 with the template's MAC, eth1 with a Snooze-encoded MAC, 00:16:c0:a8:7a:12 -> 192.168.122.18)"
 ./dist/contextualization local --iso "$work/context.iso" --root "$root" \
-  --nic eth0=52:54:00:12:34:56 --nic eth1=00:16:c0:a8:7a:11
+  --nic eth0=52:54:00:12:34:56 --nic eth1=00:16:c0:a8:7a:12
 echo
 for f in etc/hostname etc/hosts etc/resolv.conf etc/network/interfaces.d/*contextualization* root/.ssh/authorized_keys; do
   for p in "$root"/$f; do [ -f "$p" ] && { echo "== /${p#"$root"/}"; cat "$p"; echo; }; done

@@ -186,6 +186,16 @@ describe('resolveNetwork', () => {
     expect(config.nics.filter((n) => n.primary).length).toBe(row.expect.length > 0 ? 1 : 0);
   });
 
+  it('keeps one default route per family: an explicit NIC and a Snooze-rule NIC never both get a gateway', () => {
+    const ctx = snoozeContext();
+    ctx.nics.push({ match: { kind: 'mac', mac: '52:54:00:aa:00:01' }, method: 'static', ipv4: { address: { address: '192.168.122.50', prefix: 24 }, gateway: '192.168.122.1' } });
+    const { config, notes } = resolveNetwork(ctx, [nic('eth0', '52:54:00:aa:00:01'), nic('eth1', SNOOZE_MAC)]);
+    const gws = config.nics.filter((n) => n.ipv4?.gateway);
+    expect(gws).toHaveLength(1);
+    expect(gws[0]!.primary).toBe(true);
+    expect(notes.join('\n')).toMatch(/gateway 192\.168\.122\.1 dropped: one default route only, kept on/);
+  });
+
   it('passes DNS through untouched', () => {
     const ctx = twoNicContext();
     const { config } = resolveNetwork(ctx, [nic('ens3', '52:54:00:aa:00:01'), nic('ens4', '52:54:00:aa:00:02')]);

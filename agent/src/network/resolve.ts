@@ -273,6 +273,18 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
     if (!n.ipv4 || !n.ipv4.gateway) continue;
     if (!holdsGateway(n, n.ipv4.gateway)) note(`${n.name}: gateway ${n.ipv4.gateway} is outside ${cidrText(n.ipv4.address)}`);
   }
+  // One default route per family: two `gateway` lines make the second ifup fail ("File exists") and leave
+  // the kernel choosing between two defaults. Keep the primary's (else the first NIC's), drop the rest loudly.
+  for (const fam of ['ipv4', 'ipv6'] as const) {
+    const withGw = configured.filter((n) => n[fam]?.gateway);
+    if (withGw.length < 2) continue;
+    const keep = withGw.find((n) => n.primary) ?? withGw[0]!;
+    for (const n of withGw) {
+      if (n === keep) continue;
+      note(`${n.name}: ${fam === 'ipv4' ? 'IPv4' : 'IPv6'} gateway ${n[fam]!.gateway} dropped: one default route only, kept on ${keep.name} via ${keep[fam]!.gateway}`);
+      delete n[fam]!.gateway;
+    }
+  }
   if (configured.length === 0) note('no NIC is configured by the context');
 
   const ordered = usable.flatMap((n) => {
