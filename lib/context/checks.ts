@@ -36,7 +36,8 @@ export function domainProblem(s: string): string | undefined {
   return why?.replaceAll('host name', 'domain name');
 }
 
-const INSTANCE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+// First character alphanumeric: the id names files and dirs (instances/<id>/), so "." and ".." must not pass, nor "-o".
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 export function instanceIdProblem(s: string): string | undefined {
   return INSTANCE_ID.test(s) ? undefined : 'instance id must be 1-128 characters of A-Z a-z 0-9 . _ : -';
 }
