@@ -17,7 +17,7 @@ import {
   parseIPv4,
   parseIPv6,
 } from '../../lib/net/ip.js';
-import { parseAuthorizedKey } from '../../lib/context/index.js';
+import { domainProblem, ifnameProblem, parseAuthorizedKey } from '../../lib/context/index.js';
 import { checkMac } from './mac.js';
 import { checkInt, checkLine } from './values.js';
 
@@ -38,8 +38,8 @@ export interface ContextFlags {
 }
 
 export const POST_INSTALL_MODES: readonly PostInstallMode[] = ['per-instance', 'per-boot', 'disabled'];
-const DNS_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
-const IFNAME = /^[A-Za-z][A-Za-z0-9_.-]{0,14}$/;
+// The context's own rules (lib/context/checks.ts), so a flag is refused exactly when the agent would refuse it.
+const isIfname = (s: string): boolean => ifnameProblem(s) === undefined;
 
 /** "192.168.1.0/24", "fd00::/64", "default", or a bare host address (/32, /128). Undefined when malformed. */
 export function parseDestination(s: string): { cidr?: Cidr; why?: string } {
@@ -93,7 +93,7 @@ export function parseRouteSpec(spec: string): { route?: Route; why?: string } {
       if (!gw) return { why: `gateway ${val} is not an ${v4 ? 'IPv4' : 'IPv6'} address` };
       route.gateway = gw;
     } else if (kw === 'dev') {
-      if (!IFNAME.test(val)) return { why: `device ${val} is not an interface name` };
+      if (!isIfname(val)) return { why: `device ${val} is not an interface name` };
       route.device = val;
     } else if (kw === 'metric') {
       const m = checkInt(val, 0, 2 ** 31 - 1);
@@ -125,7 +125,8 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
   if (f.hostname !== undefined) ctx.hostname = f.hostname;
   if (f.instanceId !== undefined) ctx.instanceId = f.instanceId;
   if (f.domain !== undefined) {
-    if (!DNS_NAME.test(f.domain)) add('--domain', f.domain, 'not a DNS domain name');
+    const why = domainProblem(f.domain);
+    if (why) add('--domain', f.domain, why);
     ctx.dns.domain = f.domain;
   }
 
@@ -145,7 +146,7 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
         continue;
       }
       match = { kind: 'mac', mac: m.value };
-    } else if (IFNAME.test(who)) match = { kind: 'name', name: who };
+    } else if (isIfname(who)) match = { kind: 'name', name: who };
     else {
       add('--nic', spec, `${who} is neither a MAC address nor an interface name`);
       continue;
@@ -217,7 +218,8 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
   if (f.search !== undefined) {
     ownSearch = [];
     for (const s of f.search) {
-      if (!DNS_NAME.test(s)) add('--search', s, 'not a DNS domain name');
+      const why = domainProblem(s);
+      if (why) add('--search', s, why);
       else if (!ownSearch.includes(s)) ownSearch.push(s);
     }
   }
