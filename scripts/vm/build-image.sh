@@ -158,6 +158,8 @@ IFACES
   log "$variant built in $((SECONDS - t0)) s"
 }
 
+if [ -d "$cache/$variant" ]; then echo "$cache/$variant"; exit 0; fi
+log "building $variant (not cached); log: $cache/build-$variant.log"
 build_log=$cache/build-$variant.log
 set +e
 ( set -e; build_base; build_variant ) >"$build_log" 2>&1

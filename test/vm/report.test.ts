@@ -28,6 +28,12 @@ const CONSOLE = [
   '=== status ===',
   '{"schema":1,"result":"ok","instanceId":"i-1","source":{"kind":"device"},"stages":[{"stage":"local","result":"ok","durationMs":700,"steps":[]},{"stage":"final","result":"ok","durationMs":300,"steps":[]}]}',
   '=== failed ===',
+  '=== uptime ===',
+  '41.50 30.00',
+  '=== timeline ===',
+  'contextualization-local.service 30500000',
+  'network-online.target 36250000',
+  'contextualization-final.service 0',
   '=== journal ===',
   'applied network',
   '=== VM-REPORT END ===',
@@ -51,6 +57,8 @@ describe('vm report parser', () => {
     expect(agentMs(r)).toBe(1000);
     expect(r.failedUnits).toEqual([]);
     expect(r.journal).toBe('applied network');
+    expect(r.uptimeS).toBe(41.5);
+    expect(r.timeline).toEqual({ 'contextualization-local.service': 30.5, 'network-online.target': 36.25 });
   });
 
   it('gives nothing for a console without a complete report', () => {

@@ -39,6 +39,10 @@ export interface Report {
   /** /run/contextualization/status.json parsed, or undefined when absent/unparseable. */
   status?: AgentStatus;
   journal: string;
+  /** Guest uptime (s) when the report was printed. */
+  uptimeS?: number;
+  /** Guest monotonic time (s) each unit became active: contextualization-local.service, network-online.target... */
+  timeline: Record<string, number>;
 }
 
 /** The fields of status.json the tests look at (agent/src/state/status.ts is the full shape). */
@@ -93,6 +97,8 @@ export function parseReport(consoleText: string): Report | undefined {
     postInstallRuns: get('post-install').split('\n').filter((l) => l.startsWith('run ')).length,
     status: parseStatus(get('status')),
     journal: get('journal'),
+    uptimeS: parseUptime(get('uptime')),
+    timeline: parseTimeline(get('timeline')),
   };
 }
 
@@ -104,6 +110,21 @@ export function dnsServers(resolv: string, resolved: string): string[] {
     .flatMap((line) => line.slice(line.indexOf(':') + 1).trim().split(/\s+/))
     .filter((a) => /^\d+\.\d+\.\d+\.\d+$/.test(a));
   return [...new Set([...fromResolv, ...fromResolved])];
+}
+
+function parseUptime(text: string): number | undefined {
+  const v = Number(text.split(/\s+/)[0]);
+  return text && Number.isFinite(v) ? v : undefined;
+}
+
+/** "unit MICROSECONDS" lines; units never activated (0 or empty) are left out. */
+export function parseTimeline(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^(\S+) (\d+)$/gm)) {
+    const us = Number(m[2]);
+    if (us > 0) out[m[1]!] = us / 1e6;
+  }
+  return out;
 }
 
 /** `ip -o -4 addr show` lines: "2: ens3    inet 10.0.2.42/24 brd ... scope global ens3". */

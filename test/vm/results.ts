@@ -10,6 +10,10 @@ export interface BootRow {
   bootMs: number;
   /** Sum of the agent's stage durations from status.json (undefined when the agent left none). */
   agentMs?: number;
+  /** Guest uptime when it printed the report, and when contextualization-local / network-online were done. */
+  guestS?: number;
+  localDoneS?: number;
+  onlineS?: number;
   passed: boolean;
 }
 
@@ -22,8 +26,11 @@ export function recordRow(row: BootRow): void {
 const sec = (ms: number | undefined): string => (ms === undefined ? '-' : (ms / 1000).toFixed(1));
 
 export function formatTable(rows: BootRow[], extra: string[] = []): string {
-  const head = ['variant', 'scenario', 'boot s', 'agent s', 'result'];
-  const body = rows.map((r) => [r.variant, r.scenario, sec(r.bootMs), sec(r.agentMs), r.passed ? 'pass' : 'FAIL']);
+  const head = ['variant', 'scenario', 'boot s', 'agent s', 'guest: local done', 'net online', 'report', 'result'];
+  const s1 = (v: number | undefined): string => (v === undefined ? '-' : v.toFixed(1));
+  const body = rows.map((r) => [
+    r.variant, r.scenario, sec(r.bootMs), sec(r.agentMs), s1(r.localDoneS), s1(r.onlineS), s1(r.guestS), r.passed ? 'pass' : 'FAIL',
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), ...extra].join('\n');
