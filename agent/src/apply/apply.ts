@@ -6,7 +6,7 @@
  * -> run live commands. Every write is atomic, so a crash at any point leaves each file either old or
  * new; a rerun recomputes the same plan and completes the job.
  */
-import { copyFileSync, lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
@@ -88,10 +88,7 @@ function realLinkTarget(host: string): string {
 }
 
 function copyAtomic(from: string, to: string): void {
-  const tmp = `${to}.tmp`;
-  copyFileSync(from, tmp);
-  writeFileAtomic(to, readFileSync(tmp), { mode: 0o600 });
-  unlinkSync(tmp);
+  writeFileAtomic(to, readFileSync(from), { mode: 0o600 });
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
