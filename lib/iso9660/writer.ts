@@ -16,7 +16,7 @@
  *   dates and clamps file times (reproducible-builds convention); else file mtimes (default: now).
  */
 import { DEFAULT_VOLUME_LABEL } from '../context/model.js';
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoError } from './errors.js';
 import {
@@ -816,36 +816,37 @@ export function writeIso(files: (IsoInputFile | IsoInputSymlink)[], opts: WriteI
  * FIFOs, sockets and devices are refused.
  */
 export async function collectDirectory(dir: string, opts: { symlinks?: 'refuse' | 'preserve' } = {}): Promise<(IsoInputFile | IsoInputSymlink)[]> {
-  const top = await lstat(dir).catch((e: NodeJS.ErrnoException) => {
-    throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: ${e.code ?? e.message}`);
-  });
+  // Synchronous reads on purpose: a context is a handful of small files, and each async fs call is a
+  // thread-pool round trip that cost more than building the whole image (bench/iso.ts).
+  let top;
+  try {
+    top = lstatSync(dir);
+  } catch (e) {
+    throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
   if (!top.isDirectory()) throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: not a directory`);
   const out: (IsoInputFile | IsoInputSymlink)[] = [];
-  const visit = async (abs: string, rel: string): Promise<void> => {
-    const names = (await readdir(abs)).sort();
-    await Promise.all(
-      names.map(async (name) => {
-        const a = join(abs, name);
-        const r = rel ? `${rel}/${name}` : name;
-        const st = await lstat(a);
-        if (st.isDirectory()) return visit(a, r);
-        if (st.isFile()) {
-          out.push({ path: r, data: await readFile(a), mode: st.mode & 0o7777, mtime: st.mtime });
-          return;
+  const visit = (abs: string, rel: string): void => {
+    for (const name of readdirSync(abs).sort()) {
+      const a = join(abs, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = lstatSync(a);
+      if (st.isDirectory()) {
+        visit(a, r);
+      } else if (st.isFile()) {
+        out.push({ path: r, data: readFileSync(a), mode: st.mode & 0o7777, mtime: st.mtime });
+      } else if (st.isSymbolicLink()) {
+        const target = readlinkSync(a);
+        if ((opts.symlinks ?? 'refuse') !== 'preserve') {
+          throw new IsoError(`ISO entry ${JSON.stringify(r)}: is a symlink (-> ${JSON.stringify(target)}) in ${JSON.stringify(dir)}; symlinks are refused unless symlinks: 'preserve'`);
         }
-        if (st.isSymbolicLink()) {
-          const target = await readlink(a);
-          if ((opts.symlinks ?? 'refuse') !== 'preserve') {
-            throw new IsoError(`ISO entry ${JSON.stringify(r)}: is a symlink (-> ${JSON.stringify(target)}) in ${JSON.stringify(dir)}; symlinks are refused unless symlinks: 'preserve'`);
-          }
-          out.push({ path: r, target });
-          return;
-        }
+        out.push({ path: r, target });
+      } else {
         throw new IsoError(`ISO entry ${JSON.stringify(r)} in ${JSON.stringify(dir)}: not a regular file, directory or symlink`);
-      }),
-    );
+      }
+    }
   };
-  await visit(dir, '');
+  visit(dir, '');
   // Stable order whatever the I/O completion order was.
   return out.sort((a, b) => byteOrder(a.path, b.path));
 }
