@@ -3,19 +3,15 @@
  * Roots are plain directories laid out like a distro's /etc (what the agent detects backends from);
  * nothing is mocked except that NICs are declared with --nic because a temp dir has no /sys.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, existsSync, lstatSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { writeIso } from '../../lib/iso9660/index.js';
+import { MAC0, ROOTS, SNOOZE_MAC, isoOf, put, runBin, snapshot, tmp, type Files } from '../support/fake-roots.js';
 
 const BIN = join(import.meta.dirname, '../../dist/contextualization');
-const MAC0 = '52:54:00:12:34:56';
-const SNOOZE_MAC = '00:16:c0:a8:7a:11'; // -> 192.168.122.17
 
-type Files = Record<string, string>;
-
+// This suite's own fixtures: the expectations below are about exactly these files.
 const SNOOZE: Files = {
   'common/network': 'GATEWAY=192.168.122.1\nNETWORK=192.168.122.0\nBROADCAST=192.168.122.255\nNETMASK=255.255.255.0\nNAMESERVER=192.168.122.1\nDOMAIN=example.org\nSEARCH=example.org\n',
   'common/routes': 'up route add -net 10.20.0.0 netmask 255.255.0.0 gw 192.168.122.254 dev eth0\n',
@@ -28,46 +24,6 @@ const EXTENDED: Files = {
   'common/authorized_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHmVmvHxQb7rHj6l0h0l1Vx8t2nQ2wX9Yk1xg7c5Q0Zz admin@host\n',
 };
 
-function tmp(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
-
-function isoOf(files: Files): string {
-  const dir = tmp('ctx-iso-');
-  const iso = join(dir, 'context.iso');
-  writeFileSync(iso, writeIso(Object.entries(files).map(([path, data]) => ({ path, data: Buffer.from(data), mode: path === 'post-install' ? 0o755 : 0o644 }))));
-  return iso;
-}
-
-function put(root: string, path: string, content = '', mode = 0o644): void {
-  mkdirSync(dirname(join(root, path)), { recursive: true });
-  writeFileSync(join(root, path), content, { mode });
-}
-
-function enableUnit(root: string, unit: string): void {
-  put(root, `/lib/systemd/system/${unit}`, '[Service]\n');
-  mkdirSync(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
-  symlinkSync(`/lib/systemd/system/${unit}`, join(root, 'etc/systemd/system/multi-user.target.wants', unit));
-}
-
-/** Fake image roots, each set up the way its distro family looks to the detector. */
-const ROOTS: Record<string, (r: string) => void> = {
-  ifupdown: (r) => {
-    put(r, '/etc/network/interfaces', 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n');
-    put(r, '/sbin/ifup', '#!/bin/sh\n', 0o755);
-  },
-  networkd: (r) => enableUnit(r, 'systemd-networkd.service'),
-  networkmanager: (r) => {
-    enableUnit(r, 'NetworkManager.service');
-    mkdirSync(join(r, 'etc/NetworkManager/system-connections'), { recursive: true });
-  },
-  netplan: (r) => {
-    mkdirSync(join(r, 'etc/netplan'), { recursive: true });
-    put(r, '/usr/sbin/netplan', '#!/bin/sh\n', 0o755);
-  },
-  ifcfg: (r) => mkdirSync(join(r, 'etc/sysconfig/network-scripts'), { recursive: true }),
-};
-
 function newRoot(kind: string): string {
   const r = tmp(`root-${kind}-`);
   ROOTS[kind]!(r);
@@ -77,27 +33,7 @@ function newRoot(kind: string): string {
   return r;
 }
 
-function run(args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Every file, link and dir under root with its bytes / target / mode: "byte-for-byte unchanged" checks. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = lstatSync(p);
-      const k = p.slice(root.length);
-      if (st.isSymbolicLink()) out[k] = `link:${readlinkSync(p)}`;
-      else if (st.isDirectory()) { out[k] = `dir:${st.mode}`; walk(p); }
-      else out[k] = `file:${st.mode}:${readFileSync(p, 'base64')}`;
-    }
-  };
-  walk(root);
-  return out;
-}
+const run = runBin;
 
 const read = (root: string, p: string) => readFileSync(join(root, p), 'utf8');
 

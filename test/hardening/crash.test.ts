@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BIN, EXTENDED, MAC0, PRISTINE, SNOOZE, SNOOZE_MAC, isoOf, newRoot, requireOrSkip, runBin, snapshot, tmp } from './helpers.js';
+import { BIN, EXTENDED, MAC0, PRISTINE, SNOOZE, SNOOZE_MAC, isoOf, newRoot, requireOrSkip, runBin, snapshot, tmp } from '../support/fake-roots.js';
 
 const hasStrace = (() => { try { execFileSync('strace', ['-V'], { stdio: 'ignore' }); return true; } catch { return false; } })();
 

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { IsoError } from '../../lib/iso9660/index.js';
 import { readContextIso, DEFAULT_LIMITS } from '../../agent/src/discover/index.js';
 import { readWithMount } from '../../agent/src/discover/read.js';
-import { BIN, EXTENDED, MAC0, PRISTINE, isoOf, newRoot, requireOrSkip, runBin, snapshot, tmp } from './helpers.js';
+import { BIN, EXTENDED, MAC0, PRISTINE, isoOf, newRoot, requireOrSkip, runBin, snapshot, tmp } from '../support/fake-roots.js';
 
 const isRoot = process.getuid?.() === 0;
 const mounts: string[] = [];

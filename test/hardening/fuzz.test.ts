@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { ContextError, parseContext, serializeContext, type Context, type ContextFiles } from '../../lib/context/index.js';
 import { IsoError, openIso, readAllFiles } from '../../lib/iso9660/index.js';
-import { EXTENDED, SNOOZE, fuzzSeed, isoBytes, prng } from './helpers.js';
+import { EXTENDED, SNOOZE, fuzzSeed, isoBytes, prng } from '../support/fake-roots.js';
 
 const SEED = fuzzSeed();
 const CASE_MS = 1000;

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ContextError, parseContext } from '../../lib/context/index.js';
-import { MAC0, REPO, isoOf, newRoot, runBin, snapshot, tmp, type Files } from './helpers.js';
+import { MAC0, REPO, isoOf, newRoot, runBin, snapshot, tmp, type Files } from '../support/fake-roots.js';
 
 const PAYLOADS: [string, string][] = [
   ['newline', 'a\nnameserver 6.6.6.6'],

@@ -61,7 +61,7 @@ export function isoBytes(files: Files | Map<string, Buffer>): Buffer {
   return writeIso(entries.map(([path, data]) => ({ path, data, mode: path === 'post-install' ? 0o755 : 0o644 })));
 }
 
-export function isoOf(files: Files | Map<string, Buffer>, dir = tmp('hard-iso-')): string {
+export function isoOf(files: Files | Map<string, Buffer>, dir = tmp('ctx-iso-')): string {
   const iso = join(dir, 'context.iso');
   writeFileSync(iso, isoBytes(files));
   return iso;
@@ -104,7 +104,7 @@ export const PRISTINE: Files = {
 };
 
 export function newRoot(kind: string, base?: string): string {
-  const r = base ?? tmp(`hard-root-${kind}-`);
+  const r = base ?? tmp(`root-${kind}-`);
   ROOTS[kind]!(r);
   for (const [p, c] of Object.entries(PRISTINE)) put(r, p, c);
   return r;
