@@ -93,7 +93,7 @@ async function withLock<T>(paths: AgentPaths, opts: RunOptions, fn: () => Promis
   }
 }
 
-async function loadContext(opts: RunOptions, paths: AgentPaths, rec: StageRecorder): Promise<Loaded | undefined> {
+async function loadContext(opts: RunOptions, rec: StageRecorder): Promise<Loaded | undefined> {
   return rec.run('find-context', async () => {
     if (opts.iso) {
       const files = readContextIso(opts.iso, DEFAULT_LIMITS);
@@ -214,7 +214,7 @@ export async function runLocal(opts: RunOptions): Promise<number> {
     let source: SourceStatus = { kind: 'none' };
     let ctx: Context | undefined;
 
-    const loaded = await loadContext(opts, paths, rec).catch((e: Error) => {
+    const loaded = await loadContext(opts, rec).catch((e: Error) => {
       opts.logger.error(e.message);
       exit = EXIT.invalidContext;
       return undefined;
