@@ -1,5 +1,5 @@
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 
 /**
@@ -29,7 +29,23 @@ export interface RunDisk {
 export async function cachedRootfs(variant: Variant): Promise<string> {
   const script = join(REPO, 'scripts', 'vm', 'build-image.sh');
   const r = await execa('bash', [script, variant], { stderr: 'inherit', timeout: 20 * 60_000 });
-  return r.stdout.trim().split('\n').at(-1)!;
+  const rootfs = r.stdout.trim().split('\n').at(-1)!;
+  await pruneStaleCaches(dirname(rootfs));
+  return rootfs;
+}
+
+/** Image caches of older build recipes pile up (about 1 GB each): drop those unused for a week. */
+const STALE_CACHE_MS = 7 * 24 * 3600_000;
+async function pruneStaleCaches(keyDir: string): Promise<void> {
+  const now = new Date();
+  utimesSync(keyDir, now, now);
+  const root = dirname(keyDir);
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    if (dir === keyDir || !/^[0-9a-f]{16}$/.test(name)) continue;
+    // --one-file-system: a build killed mid-way may have left /dev bind-mounted inside its tree.
+    if (now.getTime() - statSync(dir).mtimeMs > STALE_CACHE_MS) await execa('rm', ['-rf', '--one-file-system', dir], { reject: false });
+  }
 }
 
 /**
