@@ -41,6 +41,14 @@ function blockDeviceSize(rdev: number): number | undefined {
   }
 }
 
+/** Linux errno 123: an empty CD-ROM tray. libuv has no name for it and reports "Unknown system error -123". */
+const ENOMEDIUM = -123;
+
+function openErrorText(e: NodeJS.ErrnoException): string {
+  if (e.errno === ENOMEDIUM) return 'no medium in the drive';
+  return e.code ?? String(e);
+}
+
 class FileSource implements ByteSource {
   readonly size: number | undefined;
   private fd: number | undefined;
@@ -48,7 +56,7 @@ class FileSource implements ByteSource {
     try {
       this.fd = openSync(name, 'r');
     } catch (e) {
-      throw new IsoError(`ISO image ${JSON.stringify(name)}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+      throw new IsoError(`ISO image ${JSON.stringify(name)}: cannot open (${openErrorText(e as NodeJS.ErrnoException)})`);
     }
     const st = fstatSync(this.fd);
     if (st.isBlockDevice()) this.size = blockDeviceSize(st.rdev);
