@@ -3,18 +3,10 @@
  * then round-trip) or fail with a ContextError, never with any other exception.
  */
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as rng } from '../support/prng.js';
 import { ContextError, parseContext, readContextDir, serializeContext, type ContextFiles } from '../../lib/context/index.js';
 import { join } from 'node:path';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Bytes that matter to the grammars: quotes, separators, metacharacters, controls, high bytes.
 const INTERESTING = Buffer.from('"\'\\$`;#=[]/.:- \t\r\n\x00\x7f\xff0123456789abcdefx');

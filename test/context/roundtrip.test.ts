@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mulberry32 as rng } from '../support/prng.js';
 import { describe, expect, it } from 'vitest';
 import {
   emptyContext, parseContext, serializeContext, validateContext, type Context, type NicConfig, type Route,
@@ -96,17 +97,6 @@ describe('round trip: table', () => {
   });
 });
 
-/** mulberry32: small, seedable, good enough to pick shapes. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generate(seed: number): Context {
   const r = rng(seed);

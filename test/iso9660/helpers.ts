@@ -126,14 +126,5 @@ export function readTree(root: string): Map<string, DiskEntry> {
   return map;
 }
 
-/** Deterministic PRNG (mulberry32) so fuzz cases are reproducible from their seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so fuzz cases are reproducible from their seed. */
+export { mulberry32 as prng } from '../support/prng.js';

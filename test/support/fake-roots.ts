@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { mulberry32 } from './prng.js';
 import { writeIso } from '../../lib/iso9660/index.js';
 
 export const REPO = join(import.meta.dirname, '../..');
@@ -15,16 +16,9 @@ export const SNOOZE_MAC = '00:16:c0:a8:7a:11'; // -> 192.168.122.17
 
 export type Files = Record<string, string>;
 
-/** mulberry32: tiny, fast, good enough to drive mutations; reproducible from one 32-bit seed. */
+/** A seeded generator with the helpers the fuzzers use (see ./prng.ts). */
 export function prng(seed: number): { next: () => number; int: (n: number) => number; pick: <T>(a: readonly T[]) => T } {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (n: number) => Math.floor(next() * n);
   return { next, int, pick: (a) => a[int(a.length)]! };
 }
