@@ -9,25 +9,15 @@ import { exists, writeOneFile, type Io } from '../io.js';
 import { checkMtime, checkVolumeLabel } from '../values.js';
 import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
 
-export interface IsoOptions {
+/** The command line's flags: the context flags as typed, with files named by path (read by this command). */
+export interface IsoOptions extends Omit<ContextFlags, 'postInstall' | 'sshKeys'> {
   out: string;
   from?: string;
   force?: boolean;
   label?: string;
   mtime?: string;
-  hostname?: string;
-  nic?: string[];
-  gateway?: string;
-  dns?: string[];
-  search?: string[];
-  domain?: string;
-  route?: string[];
   postInstall?: string;
-  postInstallMode?: string;
-  postInstallTimeout?: string;
-  instanceId?: string;
   sshKey?: string[];
-  legacySubnet?: string;
 }
 
 export interface IsoResult {
