@@ -7,7 +7,7 @@
  *   boot   both, for rc.local and sysvinit.
  * Each stage takes the lock, records every step in status.json and prints one summary line.
  */
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ContextError } from '../../lib/context/errors.js';
@@ -17,7 +17,7 @@ import { normalizeMac } from '../../lib/net/ip.js';
 import { applyPlan } from './apply/apply.js';
 import { chooseFallbackNic, discoverContext, publishContext, readContextIso, DEFAULT_LIMITS } from './discover/index.js';
 import { pickRenderer, makeSystemView, RENDERERS } from './network/renderers/index.js';
-import { findOwnedFiles } from './network/owned.js';
+import { findBackendFiles } from './network/owned.js';
 import { listNics } from './network/sysfs.js';
 import { NicNotFoundError } from './network/resolve.js';
 import { execa } from 'execa';
@@ -130,21 +130,13 @@ function gatherFacts(opts: RunOptions, renderers: readonly NetworkRenderer[]): F
   const read = (p: string) => { try { return readFileSync(host(p), 'utf8'); } catch { return undefined; } };
   // Files matching a backend's naming but lacking its ownership marker are the user's (e.g. ifcfg-eth0 written
   // by the installer): never removed, never overwritten.
-  const owned = new Set(findOwnedFiles(opts.root, renderers));
-  const foreign: string[] = [];
-  for (const r of renderers) {
-    for (const o of r.owned) {
-      let names: string[] = [];
-      try { names = readdirSync(host(o.dir)); } catch { continue; }
-      for (const n of names) if (n.startsWith(o.prefix) && !owned.has(`${o.dir}/${n}`)) foreign.push(`${o.dir}/${n}`);
-    }
-  }
+  const { owned, foreign } = findBackendFiles(opts.root, renderers);
   return {
     nics,
     resolvConf: symlinkTarget !== undefined ? { symlinkTarget } : {},
     currentHosts: read('/etc/hosts'),
     currentAuthorizedKeys: read('/root/.ssh/authorized_keys'),
-    existingOwned: [...owned],
+    existingOwned: owned,
     foreign,
   };
 }

@@ -13,9 +13,14 @@ export function isOwnedFile(o: OwnedFiles, name: string, content: () => string |
   return (content() ?? '').split('\n').some((line) => line.startsWith(o.marker!));
 }
 
-/** In-root paths of the files the given renderers own that exist now under `root`, sorted, without duplicates. */
-export function findOwnedFiles(root: string, renderers: readonly NetworkRenderer[]): string[] {
-  const found = new Set<string>();
+/**
+ * Existing files named like the given renderers' own, split by ownership: `owned` (ours: may be replaced
+ * or removed as stale) and `foreign` (the name matches but the marker is missing: the user's, never touched).
+ * In-root paths, sorted, without duplicates.
+ */
+export function findBackendFiles(root: string, renderers: readonly NetworkRenderer[]): { owned: string[]; foreign: string[] } {
+  const owned = new Set<string>();
+  const foreign = new Set<string>();
   for (const r of renderers) {
     for (const o of r.owned) {
       let names: string[];
@@ -25,6 +30,7 @@ export function findOwnedFiles(root: string, renderers: readonly NetworkRenderer
         continue;
       }
       for (const name of names) {
+        if (!name.startsWith(o.prefix)) continue;
         const read = (): string | undefined => {
           try {
             return readFileSync(join(root, o.dir, name), 'utf8');
@@ -32,9 +38,16 @@ export function findOwnedFiles(root: string, renderers: readonly NetworkRenderer
             return undefined;
           }
         };
-        if (isOwnedFile(o, name, read)) found.add(`${o.dir}/${name}`);
+        (isOwnedFile(o, name, read) ? owned : foreign).add(`${o.dir}/${name}`);
       }
     }
   }
-  return [...found].sort();
+  // A name owned under one renderer's rule is ours even if another renderer's rule disowns it.
+  for (const p of owned) foreign.delete(p);
+  return { owned: [...owned].sort(), foreign: [...foreign].sort() };
+}
+
+/** In-root paths of the files the given renderers own that exist now under `root`, sorted, without duplicates. */
+export function findOwnedFiles(root: string, renderers: readonly NetworkRenderer[]): string[] {
+  return findBackendFiles(root, renderers).owned;
 }
