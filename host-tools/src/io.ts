@@ -114,14 +114,19 @@ export class WriteTxn {
     }
   }
 
+  /** Puts a synced temp file in place and records it (created files are rolled back on failure). */
+  private async place(tmp: string, path: string): Promise<void> {
+    const existed = this.overwrite && (await exists(path));
+    await placeFile(tmp, path, this.overwrite);
+    if (!existed) this.createdFiles.push(path);
+    this.dirsToSync.add(dirname(path));
+  }
+
   async writeFile(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
     const tmp = tempNameFor(path);
     try {
-      const existed = this.overwrite && (await exists(path));
       await writeTemp(tmp, data, mode);
-      await placeFile(tmp, path, this.overwrite);
-      if (!existed) this.createdFiles.push(path);
-      this.dirsToSync.add(dirname(path));
+      await this.place(tmp, path);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
@@ -131,7 +136,6 @@ export class WriteTxn {
   /** Adopts a file produced by an external tool at a temp path (e.g. qemu-img) and puts it in place. */
   async adoptTemp(tmp: string, path: string, mode?: number): Promise<void> {
     try {
-      const existed = this.overwrite && (await exists(path));
       if (mode !== undefined) await chmod(tmp, mode);
       const fh = await open(tmp, fsc.O_RDONLY);
       try {
@@ -139,9 +143,7 @@ export class WriteTxn {
       } finally {
         await fh.close();
       }
-      await placeFile(tmp, path, this.overwrite);
-      if (!existed) this.createdFiles.push(path);
-      this.dirsToSync.add(dirname(path));
+      await this.place(tmp, path);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
