@@ -3,13 +3,16 @@
  * /usr/local/bin/contextualization: with no command it does the whole job (`boot`).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ContextError } from '../../lib/context/errors.js';
+import { RootFs } from '../../lib/fs/index.js';
+import { normalizeMac } from '../../lib/net/ip.js';
 import { installAgent, type InitSystem } from './install.js';
 import { makeLogger } from './log.js';
-import type { BackendName } from './network/types.js';
-import { agentPaths } from './state/paths.js';
+import type { BackendName, SystemNic } from './network/types.js';
+import { AGENT_VERSION, type RunOptions } from './stages/engine.js';
+import { EXIT, UsageError, errorLines, exitCodeFor } from './stages/exit.js';
+import { runFinal } from './stages/final.js';
+import { runLocal } from './stages/local.js';
 import { formatStatus, readStatus } from './state/status.js';
-import { AGENT_VERSION, EXIT, parseNicDeclaration, runFinal, runLocal, type RunOptions } from './run.js';
 
 const BACKENDS: BackendName[] = ['ifupdown', 'networkd', 'networkmanager', 'netplan', 'ifcfg', 'ip'];
 
@@ -52,8 +55,16 @@ function withRunFlags(cmd: Command): Command {
     .option('--json', 'JSON logs even on a terminal');
 }
 
+/** `--nic eth0=52:54:00:12:34:56` for rendering into an image root that has no /sys. */
+export function parseNicDeclaration(spec: string): SystemNic {
+  const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,14})=(.+)$/.exec(spec);
+  const mac = m ? normalizeMac(m[2]!) : undefined;
+  if (!m || !mac) throw new UsageError(`--nic ${JSON.stringify(spec)}: expected NAME=MAC, e.g. eth0=52:54:00:12:34:56`);
+  return { name: m[1]!, mac, carrier: true, physical: true };
+}
+
 function runOptions(f: CommonFlags): RunOptions {
-  if (f.iso && f.dir) throw new InvalidArgumentError('--iso and --dir are exclusive');
+  if (f.iso && f.dir) throw new UsageError('--iso and --dir are exclusive');
   return {
     root: f.root,
     dryRun: f.dryRun === true,
@@ -65,7 +76,7 @@ function runOptions(f: CommonFlags): RunOptions {
     timeoutMs: f.timeout !== undefined ? f.timeout * 1000 : undefined,
     nics: (f.nic ?? []).map(parseNicDeclaration),
     logger: makeLogger(f.logLevel, f.json === true ? true : undefined),
-    out: (line) => process.stdout.write(line.endsWith('\n') ? line : `${line}\n`),
+    out: (line: string) => process.stdout.write(line.endsWith('\n') ? line : `${line}\n`),
   };
 }
 
@@ -96,7 +107,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (f: { root: string; json?: boolean; system?: boolean }) => {
       // Loaded lazily: systeminformation must not cost anything on the boot path.
       if (f.system) process.stdout.write(`${await (await import('./diagnostics.js')).systemReport()}\n\n`);
-      const status = readStatus(agentPaths(f.root).statusFile);
+      const status = readStatus(new RootFs(f.root));
       if (!status) {
         process.stdout.write('contextualization: no run recorded this boot\n');
         setExit(1);
@@ -127,12 +138,8 @@ async function main(argv: string[]): Promise<number> {
     const err = e as { code?: string; exitCode?: number; message: string };
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
     if (err.code?.startsWith('commander.')) return EXIT.usage;
-    if (e instanceof ContextError) {
-      process.stderr.write(`${e.message}\n`);
-      return EXIT.invalidContext;
-    }
-    process.stderr.write(`contextualization: ${err.message}\n`);
-    return err.message.includes('holds the lock') ? EXIT.locked : EXIT.applyFailed;
+    for (const line of errorLines(e)) process.stderr.write(`contextualization: ${line}\n`);
+    return exitCodeFor(e);
   }
   return code;
 }

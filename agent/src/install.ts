@@ -1,25 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  copyFileSync,
-  existsSync,
-  fsyncSync,
-  lstatSync,
-  openSync,
-  readFileSync,
-  readSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { ensureDir, writeFileAtomic } from './state/atomic.js';
-import { inRoot } from './state/paths.js';
+import { RootFs } from '../../lib/fs/index.js';
 import { FINAL_UNIT, FINAL_UNIT_NAME, LOCAL_UNIT, LOCAL_UNIT_NAME, RC_LOCAL_LINE, SYSV_INIT_SCRIPT } from './state/units.js';
 
 /**
@@ -70,10 +53,12 @@ export class InstallError extends Error {
 }
 
 export async function installAgent(opts: InstallOptions): Promise<InstallResult> {
-  const root = opts.root;
+  // Every target goes through the in-root layer: a symlinked /etc/systemd/system or /usr/local/bin in
+  // an image resolves inside the image, never to the host's.
+  const fs = new RootFs(opts.root);
   const binary = opts.binaryPath ?? (await runningSingleBinary());
   if (!existsSync(binary) || !statSync(binary).isFile()) throw new InstallError(`binary ${binary}: not a file`);
-  const initSystem = opts.initSystem === 'auto' ? detectInitSystem(root) : opts.initSystem;
+  const initSystem = opts.initSystem === 'auto' ? detectInitSystem(fs) : opts.initSystem;
   const force = opts.force ?? false;
 
   // Decide everything first: with a conflict and no --force, nothing is changed at all.
@@ -88,19 +73,19 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
     files.push({ path: '/etc/init.d/contextualization', content: SYSV_INIT_SCRIPT, mode: 0o755 });
   }
   const conflicts = [
-    ...files.filter((f) => differs(inRoot(root, f.path), f.content)).map((f) => `${f.path} exists with other content`),
-    ...links.filter((l) => linkConflict(inRoot(root, l.path), l.target)).map((l) => `${l.path} exists and is not a link to ${l.target}`),
+    ...files.filter((f) => differs(fs, f.path, f.content)).map((f) => `${fs.host(f.path)} exists with other content`),
+    ...links.filter((l) => linkConflict(fs, l.path, l.target)).map((l) => `${fs.host(l.path)} exists and is not a link to ${l.target}`),
   ];
   if (conflicts.length > 0 && !force) {
     throw new InstallError(`refusing to overwrite (use --force): ${conflicts.join('; ')}`);
   }
 
   const actions: InstallAction[] = [];
-  actions.push(installBinary(binary, inRoot(root, BINARY_PATH), BINARY_PATH));
-  for (const f of files) actions.push(writeOwned(inRoot(root, f.path), f.path, f.content, f.mode));
-  for (const l of links) actions.push(makeLink(inRoot(root, l.path), l.path, l.target));
-  if (initSystem === 'sysv') actions.push(await enableSysv(root));
-  if (initSystem === 'rc.local') actions.push(addRcLocalLine(root));
+  actions.push(installBinary(fs, binary, BINARY_PATH));
+  for (const f of files) actions.push(writeOwned(fs, f.path, f.content, f.mode));
+  for (const l of links) actions.push(makeLink(fs, l.path, l.target));
+  if (initSystem === 'sysv') actions.push(await enableSysv(fs));
+  if (initSystem === 'rc.local') actions.push(addRcLocalLine(fs));
 
   const changed = actions.some((a) => a.action !== 'unchanged' && a.action !== 'note');
   for (const a of actions) opts.logger?.info({ path: a.path, action: a.action, detail: a.detail }, `install: ${a.action} ${a.path}`);
@@ -119,95 +104,60 @@ async function runningSingleBinary(): Promise<string> {
 }
 
 /** Which init system boots the root: what /sbin/init is, else what is installed. */
-export function detectInitSystem(root: string): InitSystem {
-  if (root === '/' && existsSync('/run/systemd/system')) return 'systemd';
+export function detectInitSystem(fs: RootFs): InitSystem {
+  if (fs.isLive && existsSync('/run/systemd/system')) return 'systemd';
+  const hasInitD = fs.kind('/etc/init.d') !== 'absent';
   for (const p of ['/sbin/init', '/usr/sbin/init']) {
-    const host = inRoot(root, p);
-    try {
-      const st = lstatSync(host);
-      if (st.isSymbolicLink()) return readlinkSync(host).includes('systemd') ? 'systemd' : existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
-      if (st.isFile()) return existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
-    } catch {
-      // not there: try the next
-    }
+    const kind = fs.kind(p);
+    if (kind === 'symlink') return fs.readlink(p)!.includes('systemd') ? 'systemd' : hasInitD ? 'sysv' : 'rc.local';
+    if (kind === 'file') return hasInitD ? 'sysv' : 'rc.local';
   }
-  if (['/lib/systemd/systemd', '/usr/lib/systemd/systemd'].some((p) => existsSync(inRoot(root, p)))) return 'systemd';
-  return existsSync(inRoot(root, '/etc/init.d')) ? 'sysv' : 'rc.local';
+  if (['/lib/systemd/systemd', '/usr/lib/systemd/systemd'].some((p) => fs.resolve(p) !== undefined)) return 'systemd';
+  return hasInitD ? 'sysv' : 'rc.local';
 }
 
-function differs(host: string, content: string): boolean {
-  try {
-    return readFileSync(host, 'utf8') !== content;
-  } catch {
-    return false; // absent: no conflict
-  }
+/** An existing entry that is not our content: a file with other bytes, or anything that is not a file. */
+function differs(fs: RootFs, path: string, content: string): boolean {
+  const kind = fs.kind(path);
+  if (kind === 'absent') return false;
+  if (kind !== 'file') return true;
+  return fs.readFile(path)!.toString('utf8') !== content;
 }
 
-function linkConflict(host: string, target: string): boolean {
-  try {
-    const st = lstatSync(host);
-    return !st.isSymbolicLink() || readlinkSync(host) !== target;
-  } catch {
-    return false;
-  }
+function linkConflict(fs: RootFs, path: string, target: string): boolean {
+  const kind = fs.kind(path);
+  return kind !== 'absent' && (kind !== 'symlink' || fs.readlink(path) !== target);
 }
 
-function writeOwned(host: string, path: string, content: string, mode: number): InstallAction {
-  const existed = existsSync(host);
-  if (existed && !differs(host, content)) {
-    if ((statSync(host).mode & 0o777) !== mode) chmodSync(host, mode);
+function writeOwned(fs: RootFs, path: string, content: string, mode: number): InstallAction {
+  const kind = fs.kind(path);
+  if (kind === 'file' && !differs(fs, path, content)) {
+    if (((fs.lstat(path)?.mode ?? 0) & 0o777) !== mode) fs.writeFileAtomic(path, content, mode);
     return { path, action: 'unchanged' };
   }
-  ensureDir(dirname(host), 0o755);
-  writeFileAtomic(host, content, mode);
-  return { path, action: existed ? 'updated' : 'created' };
+  fs.writeFileAtomic(path, content, mode);
+  return { path, action: kind !== 'absent' ? 'updated' : 'created' };
 }
 
-function makeLink(host: string, path: string, target: string): InstallAction {
-  if (!linkConflict(host, target) && existsOrLink(host)) return { path, action: 'unchanged', detail: `-> ${target}` };
-  ensureDir(dirname(host), 0o755);
-  rmSync(host, { force: true }); // only reached for a conflicting entry under --force
-  symlinkSync(target, host);
+function makeLink(fs: RootFs, path: string, target: string): InstallAction {
+  if (fs.kind(path) === 'symlink' && fs.readlink(path) === target) return { path, action: 'unchanged', detail: `-> ${target}` };
+  fs.symlink(target, path); // only reached for a conflicting entry under --force; a directory there is refused
   return { path, action: 'linked', detail: `-> ${target}` };
 }
 
-function existsOrLink(host: string): boolean {
-  try {
-    lstatSync(host);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Copy the binary atomically (temp file beside it, fsync, 0755, rename); skip when identical. */
-function installBinary(src: string, host: string, path: string): InstallAction {
-  const existed = existsSync(host);
-  if (existed && sameFile(src, host)) {
-    if ((statSync(host).mode & 0o777) !== 0o755) chmodSync(host, 0o755);
+function installBinary(fs: RootFs, src: string, path: string): InstallAction {
+  const kind = fs.kind(path);
+  if (kind === 'file' && sameContent(src, fs.host(path))) {
+    if (((fs.lstat(path)?.mode ?? 0) & 0o777) !== 0o755) fs.writeFileAtomic(path, readFileSync(src), 0o755);
     return { path, action: 'unchanged' };
   }
-  ensureDir(dirname(host), 0o755);
-  const tmp = join(dirname(host), `.${basename(host)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    copyFileSync(src, tmp);
-    chmodSync(tmp, 0o755);
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    // rename, not overwrite-in-place: a running copy of the old binary keeps its inode (no ETXTBSY).
-    renameSync(tmp, host);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  return { path, action: existed ? 'updated' : 'created', detail: `from ${src}` };
+  // rename, not overwrite-in-place: a running copy of the old binary keeps its inode (no ETXTBSY).
+  fs.writeFileAtomic(path, readFileSync(src), 0o755);
+  return { path, action: kind !== 'absent' ? 'updated' : 'created', detail: `from ${src}` };
 }
 
-function sameFile(a: string, b: string): boolean {
+function sameContent(a: string, b: string): boolean {
   const sa = statSync(a);
   const sb = statSync(b);
   if (sa.dev === sb.dev && sa.ino === sb.ino) return true;
@@ -235,37 +185,37 @@ function sameFile(a: string, b: string): boolean {
  * (hand-made rcS.d links could run before local filesystems are mounted). In an image root we do not
  * run the image's tools; the action says what to run inside it.
  */
-async function enableSysv(root: string): Promise<InstallAction> {
+async function enableSysv(fs: RootFs): Promise<InstallAction> {
   const path = '/etc/init.d/contextualization';
   const tools: [string, string[]][] = [
     ['/usr/sbin/update-rc.d', ['contextualization', 'defaults']],
     ['/sbin/insserv', ['contextualization']],
     ['/sbin/chkconfig', ['--add', 'contextualization']],
   ];
-  const tool = tools.find(([t]) => existsSync(inRoot(root, t)));
+  const tool = tools.find(([t]) => fs.resolve(t) !== undefined);
   if (!tool) return { path, action: 'note', detail: 'no update-rc.d, insserv or chkconfig found: link it into rcS.d by hand' };
   const cmd = `${basename(tool[0])} ${tool[1].join(' ')}`;
-  if (root !== '/') return { path, action: 'note', detail: `not enabled (image root): run \`${cmd}\` inside the image` };
+  if (!fs.isLive) return { path, action: 'note', detail: `not enabled (image root): run \`${cmd}\` inside the image` };
   const r = await execa(tool[0], tool[1], { reject: false, timeout: 30_000, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new InstallError(`${cmd} failed: ${String(r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim()}`);
   return { path, action: 'enabled', detail: cmd };
 }
 
 /** Add the classic line to /etc/rc.local once, before its final `exit 0`; create the file if missing. */
-function addRcLocalLine(root: string): InstallAction {
+function addRcLocalLine(fs: RootFs): InstallAction {
   const path = '/etc/rc.local';
-  const host = inRoot(root, path);
-  if (!existsSync(host)) {
-    ensureDir(dirname(host), 0o755);
-    writeFileAtomic(host, `#!/bin/sh -e\n# rc.local: run at the end of each multiuser runlevel.\n\n${RC_LOCAL_LINE}\n\nexit 0\n`, 0o755);
+  const kind = fs.kind(path);
+  if (kind === 'absent') {
+    fs.writeFileAtomic(path, `#!/bin/sh -e\n# rc.local: run at the end of each multiuser runlevel.\n\n${RC_LOCAL_LINE}\n\nexit 0\n`, 0o755);
     return { path, action: 'created' };
   }
-  const text = readFileSync(host, 'utf8');
+  if (kind !== 'file') throw new InstallError(`${fs.host(path)}: a ${kind === 'symlink' ? 'symbolic link' : kind} where rc.local is expected; edit it by hand or use --init systemd`);
+  const text = fs.readFile(path)!.toString('utf8');
   const lines = text.split('\n');
-  const mode = statSync(host).mode & 0o7777;
+  const mode = (fs.lstat(path)?.mode ?? 0o755) & 0o7777;
   if (lines.some((l) => l.trim() === RC_LOCAL_LINE)) {
     // rc.local only runs when executable (systemd's rc-local generator checks too).
-    if ((mode & 0o111) === 0) chmodSync(host, mode | 0o755);
+    if ((mode & 0o111) === 0) fs.writeFileAtomic(path, text, mode | 0o755);
     return { path, action: 'unchanged' };
   }
   let exitAt = -1;
@@ -280,6 +230,6 @@ function addRcLocalLine(root: string): InstallAction {
     if (lines[lines.length - 1] === '') lines.pop();
     lines.push(RC_LOCAL_LINE, '');
   }
-  writeFileAtomic(host, lines.join('\n'), mode | 0o755);
+  fs.writeFileAtomic(path, lines.join('\n'), mode | 0o755);
   return { path, action: 'appended', detail: RC_LOCAL_LINE };
 }

@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { symlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeIso } from '../../lib/iso9660/index.js';
-import { candidateDevices, discoverContext, type DiscoverOptions } from '../../agent/src/discover/index.js';
+import { candidateDevices, discoverContext, publishContext, type DiscoverOptions } from '../../agent/src/discover/index.js';
+import { RootFs } from '../../lib/fs/index.js';
 import { captureLogger, cleanupTempDirs, tempDir } from './helpers.js';
 
 // Discovery over fake roots: <root>/sys/block/<name> directories and <root>/dev/<name> "devices" that are
@@ -61,11 +63,18 @@ function addDevice(root: string, name: string, content: Buffer | 'no-medium', sy
 
 function options(root: string, extra: Partial<DiscoverOptions> = {}) {
   const cap = captureLogger();
-  return { opts: { root, timeoutMs: 300, pollMs: 50, logger: cap.logger, ...extra } satisfies DiscoverOptions, cap };
+  return { opts: { fs: new RootFs(root), timeoutMs: 300, pollMs: 50, logger: cap.logger, ...extra } satisfies DiscoverOptions, cap };
+}
+
+/** udev has events queued (systemd-udevd keeps /run/udev/queue meanwhile): the only time discovery waits. */
+function udevBusy(root: string): () => void {
+  mkdirSync(join(root, 'run/udev'), { recursive: true });
+  writeFileSync(join(root, 'run/udev/queue'), '');
+  return () => rmSync(join(root, 'run/udev/queue'), { force: true });
 }
 
 describe('context discovery', () => {
-  it('finds a CONTEXT-labelled CD on a scanned device and publishes a private copy', async () => {
+  it('finds a CONTEXT-labelled CD on a scanned device; publishing makes a private copy', async () => {
     const root = fakeRoot({ vda: Buffer.alloc(64 * 1024), sr0: contextIso('CONTEXT') });
     const { opts } = options(root);
     const r = await discoverContext(opts);
@@ -76,8 +85,8 @@ describe('context discovery', () => {
     expect(r.rejected).toEqual([{ device: '/dev/vda', reason: 'no ISO 9660 volume' }]);
     expect(r.durationMs).toBeLessThan(300);
 
+    publishContext(new RootFs(root), r.files);
     const ctxDir = join(root, 'run/contextualization/context');
-    expect(r.contextDir).toBe(ctxDir);
     expect(readFileSync(join(ctxDir, 'common/network'), 'utf8')).toBe(SNOOZE_NETWORK);
     expect(statSync(ctxDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(ctxDir, 'common')).mode & 0o777).toBe(0o700);
@@ -147,16 +156,16 @@ describe('context discovery', () => {
 
   it('ignores loop, ram, zram and dm devices', async () => {
     const root = fakeRoot({ loop0: contextIso('CONTEXT'), ram0: contextIso('CONTEXT'), zram0: contextIso('CONTEXT'), 'dm-0': contextIso('CONTEXT') });
-    expect(candidateDevices(root, [])).toEqual([]);
+    expect(candidateDevices(new RootFs(root), [])).toEqual([]);
     const r = await discoverContext(options(root, { devices: [] }).opts);
     expect(r.found).toBe(false);
-    if (!r.found) expect(r.reason).toBe('no context CD: no candidate device after 300 ms');
+    if (!r.found) expect(r.reason).toBe('no context CD: no candidate device');
   });
 
   it('lists the fixed devices first, then scanned ones, each once (symlinks resolved)', () => {
     const root = fakeRoot({ sr0: contextIso('CONTEXT'), vda: Buffer.alloc(0), sdb: Buffer.alloc(0) });
     execFileSync('ln', ['-s', 'sr0', join(root, 'dev/cdrom')]);
-    expect(candidateDevices(root, ['/dev/cdrom', '/dev/hdb', '/dev/sdb'])).toEqual(['/dev/cdrom', '/dev/hdb', '/dev/sdb', '/dev/vda']);
+    expect(candidateDevices(new RootFs(root), ['/dev/cdrom', '/dev/hdb', '/dev/sdb'])).toEqual(['/dev/cdrom', '/dev/hdb', '/dev/sdb', '/dev/vda']);
   });
 
   it('reports an empty CD tray as "no medium"', async () => {
@@ -165,10 +174,11 @@ describe('context discovery', () => {
     expect(r.rejected).toEqual([{ device: '/dev/sr0', reason: 'no medium' }]);
   });
 
-  it('waits for a device that appears late (after 1 s), within the deadline', async () => {
+  it('waits for a device that appears late (after 1 s) while udev has events queued, within the deadline', async () => {
     const root = fakeRoot({});
     const { opts } = options(root, { timeoutMs: 5000, pollMs: 250 });
-    const late = setTimeout(() => addDevice(root, 'sr0', contextIso('CONTEXT')), 1000);
+    const idle = udevBusy(root);
+    const late = setTimeout(() => { addDevice(root, 'sr0', contextIso('CONTEXT')); idle(); }, 1000);
     const t0 = Date.now();
     const r = await discoverContext(opts);
     clearTimeout(late);
@@ -177,13 +187,48 @@ describe('context discovery', () => {
     expect(Date.now() - t0).toBeLessThan(2500); // found on the next poll, not at the deadline
   });
 
-  it('gives up at the deadline when nothing shows up', async () => {
+  it('gives up at the deadline when udev stays busy and nothing shows up', async () => {
     const root = fakeRoot({});
+    udevBusy(root);
     const t0 = Date.now();
     const r = await discoverContext(options(root, { timeoutMs: 700, pollMs: 100 }).opts);
     expect(r.found).toBe(false);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(690);
     expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it('decides at once when there is no CD drive, or only an empty tray, and udev is idle (no wait)', async () => {
+    for (const root of [fakeRoot({}), fakeRoot({ sr0: 'no-medium' }), fakeRoot({ vda: Buffer.alloc(64 * 1024) })]) {
+      const t0 = Date.now();
+      const r = await discoverContext(options(root, { timeoutMs: 10_000, pollMs: 100 }).opts);
+      expect(r.found).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(500);
+    }
+  });
+
+  it('never opens a FIFO, a character device or a directory at a probed name (lstat first)', async () => {
+    const root = fakeRoot({});
+    execFileSync('mkfifo', [join(root, 'dev/sr0')]);
+    mkdirSync(join(root, 'sys/block/sr0'), { recursive: true });
+    execFileSync('mknod', [join(root, 'dev/vdb'), 'c', '1', '5']); // /dev/zero's numbers: reading it never ends
+    mkdirSync(join(root, 'dev/hdb'));
+    const t0 = Date.now();
+    const r = await discoverContext(options(root, { timeoutMs: 2000 }).opts);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(r.found).toBe(false);
+    const reasons = Object.fromEntries(r.rejected.map((x) => [x.device, x.reason]));
+    expect(reasons['/dev/sr0']).toMatch(/a FIFO, not a block device; not probed/);
+    expect(reasons['/dev/vdb']).toMatch(/a character device, not a block device; not probed/);
+    expect(reasons['/dev/hdb']).toMatch(/a directory, not a block device; not probed/);
+  });
+
+  it('follows /dev links only inside the root (a link to the host\'s device is resolved in the image)', async () => {
+    const root = fakeRoot({});
+    const outside = join(tempDir('outside-'), 'context.iso');
+    writeFileSync(outside, contextIso('CONTEXT'));
+    symlinkSync(outside, join(root, 'dev/sr0')); // absolute: means <root><outside> inside the image, which does not exist
+    const r = await discoverContext(options(root).opts);
+    expect(r.found).toBe(false);
   });
 
   it('refuses a context over the size limits', async () => {
@@ -198,34 +243,60 @@ describe('context discovery', () => {
   // Live-system mode (root "/", running as root): the agent really runs mount(8). On this host the kernel
   // has no iso9660 driver, so mount fails and the agent must fall back to its reader, leaving no mount
   // point behind. Where mount works (the VM suite), the same call reads through the mount.
-  it.skipIf(process.getuid?.() !== 0)('on a live system tries mount first and falls back to the reader when it fails', async () => {
-    const dir = tempDir('live-');
-    const iso = join(dir, 'context.iso');
+  // A real block device (a read-only loop device over the ISO) because a live root probes block devices only.
+  const loop = (() => {
+    if (process.getuid?.() !== 0) return { why: 'needs root' };
+    const iso = join(tempDir('live-'), 'context.iso');
     writeFileSync(iso, contextIso('CONTEXT'));
-    const runDir = join(dir, 'run');
-    const { opts, cap } = options('/', { devices: [iso], runDir });
+    try {
+      return { dev: execFileSync('losetup', ['--find', '--show', '--read-only', iso], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() };
+    } catch {
+      return { why: 'losetup cannot attach a loop device here' };
+    }
+  })();
+  afterAll(() => { if (loop.dev) execFileSync('losetup', ['--detach', loop.dev]); });
+  it.skipIf(!loop.dev)(`on a live system tries mount first and falls back to the reader when it fails${loop.why ? ` (skipped: ${loop.why})` : ''}`, async () => {
+    const { opts, cap } = options('/', { devices: [loop.dev!] });
     const r = await discoverContext(opts);
     expect(r.found).toBe(true);
     if (!r.found) return;
-    expect(r.device).toBe(iso);
+    expect(r.device).toBe(loop.dev);
     const mountWorks = r.method === 'mount';
     if (!mountWorks) {
       expect(r.method).toBe('reader');
       const note = cap.records.find((x) => x.msg === 'cannot mount the context CD; using the built-in ISO reader');
       expect(String(note?.why)).toMatch(/iso9660|mount/);
     }
-    expect(readdirSync(join(runDir, 'mnt'))).toEqual([]); // private mount dir removed either way
-    expect(readFileSync(join(runDir, 'context/common/network'), 'utf8')).toBe(SNOOZE_NETWORK);
+    expect(readdirSync('/run/contextualization/mnt')).toEqual([]); // private mount dir removed either way
+    expect(r.files.get('common/network')?.toString()).toBe(SNOOZE_NETWORK);
+  });
+
+  it('a live root probes block devices only: an ISO file named as a device is not read', async () => {
+    const iso = join(tempDir('live-file-'), 'context.iso');
+    writeFileSync(iso, contextIso('CONTEXT'));
+    const r = await discoverContext(options('/', { devices: [iso], mount: 'never' }).opts);
+    expect(r.found).toBe(false);
+    expect(r.rejected.find((x) => x.device === iso)).toEqual({ device: iso, reason: `${iso}: a regular file, not a block device; not probed` });
+  });
+
+  it('discovery alone writes nothing (publishing is the local stage\'s decision)', async () => {
+    const root = fakeRoot({ sr0: contextIso('CONTEXT') });
+    const r = await discoverContext(options(root).opts);
+    expect(r.found).toBe(true);
+    expect(existsSync(join(root, 'run'))).toBe(false);
   });
 
   it('replaces a previously published context whole (no stale files survive)', async () => {
     const root = fakeRoot({ sr0: contextIso('CONTEXT', { 'common/old-only': 'stale\n' }) });
-    await discoverContext(options(root).opts);
+    const fs = new RootFs(root);
+    const first = await discoverContext(options(root).opts);
+    publishContext(fs, first.found ? first.files : new Map());
     const ctxDir = join(root, 'run/contextualization/context');
     expect(existsSync(join(ctxDir, 'common/old-only'))).toBe(true);
     addDevice(root, 'sr0', contextIso('CONTEXT', { 'common/new-only': 'fresh\n' }));
     const r = await discoverContext(options(root).opts);
     expect(r.found).toBe(true);
+    publishContext(fs, r.found ? r.files : new Map());
     expect(existsSync(join(ctxDir, 'common/old-only'))).toBe(false);
     expect(readFileSync(join(ctxDir, 'common/new-only'), 'utf8')).toBe('fresh\n');
     expect(readdirSync(join(root, 'run/contextualization'))).toEqual(['context']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseFallbackNic, naturalCompare } from '../../agent/src/discover/fallback.js';
+import { chooseFallbackNic, naturalCompare } from '../../agent/src/plan/fallback-nic.js';
 import type { SystemNic } from '../../agent/src/network/types.js';
 
 const nic = (name: string, carrier: boolean | undefined, physical = true): SystemNic => ({

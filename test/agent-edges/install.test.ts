@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RootFs } from '../../lib/fs/index.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InstallError, detectInitSystem, installAgent } from '../../agent/src/install.js';
 import { KILL_GRACE_MS, MAX_POST_INSTALL_TIMEOUT_SEC } from '../../agent/src/steps/post-install.js';
@@ -173,7 +174,7 @@ describe('installAgent', () => {
     const unit = join(root, 'etc/systemd/system/contextualization-final.service');
     writeFileSync(unit, '[Service]\nExecStart=/bin/true # local edit\n');
     await expect(installAgent({ root, binaryPath: fakeBinary('v2\n'), initSystem: 'systemd' })).rejects.toThrow(
-      new InstallError('refusing to overwrite (use --force): /etc/systemd/system/contextualization-final.service exists with other content'),
+      new InstallError(`refusing to overwrite (use --force): ${root}/etc/systemd/system/contextualization-final.service exists with other content`),
     );
     expect(readFileSync(join(root, 'usr/local/bin/contextualization'), 'utf8')).toBe('v1\n');
     const forced = await installAgent({ root, binaryPath: fakeBinary('v2\n'), initSystem: 'systemd', force: true });
@@ -231,15 +232,15 @@ describe('installAgent', () => {
     const sd = tempDir('detect-');
     mkdirSync(join(sd, 'sbin'), { recursive: true });
     symlinkSync('/lib/systemd/systemd', join(sd, 'sbin/init'));
-    expect(detectInitSystem(sd)).toBe('systemd');
+    expect(detectInitSystem(new RootFs(sd))).toBe('systemd');
 
     const sysv = tempDir('detect-');
     mkdirSync(join(sysv, 'sbin'), { recursive: true });
     mkdirSync(join(sysv, 'etc/init.d'), { recursive: true });
     writeFileSync(join(sysv, 'sbin/init'), '');
-    expect(detectInitSystem(sysv)).toBe('sysv');
+    expect(detectInitSystem(new RootFs(sysv))).toBe('sysv');
 
-    expect(detectInitSystem(tempDir('detect-'))).toBe('rc.local');
+    expect(detectInitSystem(new RootFs(tempDir('detect-')))).toBe('rc.local');
     expect(existsSync(join(sd, 'etc'))).toBe(false); // detection writes nothing
   });
 

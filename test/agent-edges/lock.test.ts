@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LockError, acquireLock, processStartTime } from '../../agent/src/state/lock.js';
@@ -25,6 +25,7 @@ function deadPid(): number {
 describe('run lock', () => {
   it('two concurrent processes never hold it at the same time', async () => {
     const dir = tempDir('lock-');
+    mkdirSync(join(dir, 'run'), { recursive: true });
     const lockFile = join(dir, 'run/lock');
     const journal = join(dir, 'journal');
     writeFileSync(journal, '');

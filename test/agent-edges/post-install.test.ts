@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { emptyContext } from '../../lib/context/model.js';
 import { type PostInstallOptions, SAFE_PATH, postInstallEnv, postInstallFiles, runPostInstall } from '../../agent/src/steps/post-install.js';
-import { agentPaths } from '../../agent/src/state/paths.js';
+import { RootFs } from '../../lib/fs/index.js';
 import { alive, captureLogger, cleanupTempDirs, tempDir } from './helpers.js';
 
-// Real bash, real process groups, real files. The runner refuses to run under a root other than "/",
-// so these tests pass root "/" with every agent path (state, log, etc) redirected into a temp dir.
+// Real bash, real process groups, real files. The runner refuses to run under a root other than the live
+// system, so these tests give it a temp dir marked as standing in for the live system (RootFs live: true).
 
 const daemons: number[] = [];
 afterEach(() => {
@@ -23,11 +23,10 @@ afterAll(cleanupTempDirs);
 
 function setup(overrides: Partial<PostInstallOptions> = {}) {
   const dir = tempDir('post-install-');
-  const paths = agentPaths(dir);
+  const fs = new RootFs(dir, { live: true });
   const cap = captureLogger();
   const opts: PostInstallOptions = {
-    root: '/',
-    paths,
+    fs,
     script: 'true\n',
     mode: 'per-instance',
     timeoutSec: 30,
@@ -37,7 +36,10 @@ function setup(overrides: Partial<PostInstallOptions> = {}) {
     killGraceMs: 1000,
     ...overrides,
   };
-  return { dir, paths, opts, cap, files: postInstallFiles(paths, opts.instanceId) };
+  // An unsafe id (a test of its refusal) has no paths: the runner must refuse it before using any.
+  const safe = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/.test(opts.instanceId) ? opts.instanceId : 'unsafe';
+  const files = Object.fromEntries(Object.entries(postInstallFiles(safe)).map(([k, v]) => [k, fs.host(v)])) as Record<keyof ReturnType<typeof postInstallFiles>, string>;
+  return { dir, fs, opts, cap, files };
 }
 
 describe('post-install', () => {
@@ -161,8 +163,8 @@ describe('post-install', () => {
 
   it('honours the global disable file', async () => {
     const counter = join(tempDir(), 'count');
-    const { opts, files, paths } = setup({ script: `echo run >> ${counter}\n` });
-    mkdirSync(paths.etcDir, { recursive: true });
+    const { opts, files, dir } = setup({ script: `echo run >> ${counter}\n` });
+    mkdirSync(join(dir, 'etc/contextualization'), { recursive: true });
     writeFileSync(files.disabled, '');
     const r = await runPostInstall(opts);
     expect(r.ran).toBe(false);
@@ -172,8 +174,8 @@ describe('post-install', () => {
 
   it('with a trusted-instances file, runs only listed instances', async () => {
     const counter = join(tempDir(), 'count');
-    const { opts, files, paths } = setup({ script: `echo "$CONTEXT_INSTANCE_ID" >> ${counter}\n` });
-    mkdirSync(paths.etcDir, { recursive: true });
+    const { opts, files, dir } = setup({ script: `echo "$CONTEXT_INSTANCE_ID" >> ${counter}\n` });
+    mkdirSync(join(dir, 'etc/contextualization'), { recursive: true });
     writeFileSync(files.trusted, '# pinned by the operator\nvm-a\n  vm-c  # trailing comment\n');
     const a = await runPostInstall({ ...opts, instanceId: 'vm-a', env: { CONTEXT_INSTANCE_ID: 'vm-a' } });
     const b = await runPostInstall({ ...opts, instanceId: 'vm-b', env: { CONTEXT_INSTANCE_ID: 'vm-b' } });
@@ -186,7 +188,7 @@ describe('post-install', () => {
   it('refuses to run inside an image root and writes nothing there', async () => {
     const img = tempDir('image-root-');
     const counter = join(tempDir(), 'count');
-    const r = await runPostInstall({ ...setup().opts, root: img, paths: undefined, script: `echo run >> ${counter}\n` });
+    const r = await runPostInstall({ ...setup().opts, fs: new RootFs(img), script: `echo run >> ${counter}\n` });
     expect(r).toMatchObject({ ran: false, skippedReason: 'not running post-install inside an image root' });
     expect(existsSync(counter)).toBe(false);
     expect(existsSync(join(img, 'var'))).toBe(false);

@@ -1,9 +1,10 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { contextHash } from '../../lib/context/index.js';
+import { RootFs } from '../../lib/fs/index.js';
+import { decide } from '../../agent/src/stages/decide.js';
 import {
-  decideWithoutContext,
   identifyInstance,
   instanceIdFor,
   readInstanceRecord,
@@ -11,7 +12,6 @@ import {
   writeInstanceRecord,
   type NetworkSummary,
 } from '../../agent/src/state/instance.js';
-import { agentPaths } from '../../agent/src/state/paths.js';
 import { StageRecorder, formatStatus, formatSummaryLine, mergeStage, readStatus, writeStatus } from '../../agent/src/state/status.js';
 import { captureLogger, cleanupTempDirs, tempDir } from './helpers.js';
 
@@ -19,8 +19,10 @@ afterAll(cleanupTempDirs);
 
 describe('status file', () => {
   it('round-trips through /run/contextualization/status.json, written atomically and world-readable', async () => {
-    const paths = agentPaths(tempDir('status-'));
-    expect(readStatus(paths.statusFile)).toBeUndefined();
+    const dir = tempDir('status-');
+    const fs = new RootFs(dir);
+    const paths = { statusFile: join(dir, 'run/contextualization/status.json') };
+    expect(readStatus(fs)).toBeUndefined();
 
     const rec = new StageRecorder('local');
     await rec.run('discover', () => ({ result: 'ok', message: '/dev/sr0 (CONTEXT, reader)' }));
@@ -42,16 +44,16 @@ describe('status file', () => {
 
     const source = { kind: 'device' as const, path: '/dev/sr0', label: 'CONTEXT', method: 'reader' as const };
     const status = mergeStage(undefined, local, { agentVersion: '0.1.0', instanceId: 'vm-1', source });
-    writeStatus(paths.statusFile, status);
+    writeStatus(fs, status);
     expect(statSync(paths.statusFile).mode & 0o777).toBe(0o644);
-    expect(readStatus(paths.statusFile)).toEqual(status);
+    expect(readStatus(fs)).toEqual(status);
 
     // The final stage keeps the local stage of the same instance.
     const fin = new StageRecorder('final');
     await fin.run('post-install', () => ({ result: 'ok', message: 'exit 0 in 12 ms' }));
-    const both = mergeStage(readStatus(paths.statusFile), fin.finish(), { agentVersion: '0.1.0', instanceId: 'vm-1' });
-    writeStatus(paths.statusFile, both);
-    const back = readStatus(paths.statusFile);
+    const both = mergeStage(readStatus(fs), fin.finish(), { agentVersion: '0.1.0', instanceId: 'vm-1' });
+    writeStatus(fs, both);
+    const back = readStatus(fs);
     expect(back?.stages.map((s) => s.stage)).toEqual(['local', 'final']);
     expect(back?.result).toBe('failed');
     expect(back?.source).toEqual(source);
@@ -78,11 +80,13 @@ describe('status file', () => {
   });
 
   it('a corrupt status file is an error naming the file', () => {
-    const file = join(tempDir('status-'), 'status.json');
+    const dir = tempDir('status-');
+    mkdirSync(join(dir, 'run/contextualization'), { recursive: true });
+    const file = join(dir, 'run/contextualization/status.json');
     writeFileSync(file, '{"schema": 1');
-    expect(() => readStatus(file)).toThrow(`${file}: not valid JSON`);
+    expect(() => readStatus(new RootFs(dir))).toThrow(`${file}: not valid JSON`);
     writeFileSync(file, '{"hello": "world"}');
-    expect(() => readStatus(file)).toThrow(`${file}: not a contextualization status (schema 1)`);
+    expect(() => readStatus(new RootFs(dir))).toThrow(`${file}: not a contextualization status (schema 1)`);
   });
 });
 
@@ -102,42 +106,49 @@ describe('instance record', () => {
   });
 
   it('tells the first boot of an instance from a reboot, and persists across runs', () => {
-    const file = agentPaths(tempDir('instance-')).instanceFile;
-    expect(readInstanceRecord(file)).toBeUndefined();
+    const dir = tempDir('instance-');
+    const fs = new RootFs(dir);
+    const file = join(dir, 'var/lib/contextualization/instance.json');
+    expect(readInstanceRecord(fs)).toBeUndefined();
     const t1 = new Date('2026-01-01T00:00:00Z');
-    const first = identifyInstance(readInstanceRecord(file), 'vm-1', t1);
+    const first = identifyInstance(readInstanceRecord(fs), 'vm-1', t1);
     expect(first.firstBoot).toBe(true);
-    writeInstanceRecord(file, withNetworkApplied(first.record, staticNet, t1));
+    writeInstanceRecord(fs, withNetworkApplied(first.record, staticNet, t1));
     expect(statSync(file).mode & 0o777).toBe(0o600);
 
     const t2 = new Date('2026-01-02T00:00:00Z');
-    const again = identifyInstance(readInstanceRecord(file), 'vm-1', t2);
+    const again = identifyInstance(readInstanceRecord(fs), 'vm-1', t2);
     expect(again.firstBoot).toBe(false);
     expect(again.record).toMatchObject({ id: 'vm-1', firstSeen: t1.toISOString(), lastSeen: t2.toISOString() });
     expect(again.record.lastApplied?.network).toEqual(staticNet);
 
-    const other = identifyInstance(readInstanceRecord(file), 'vm-2', t2);
+    const other = identifyInstance(readInstanceRecord(fs), 'vm-2', t2);
     expect(other.firstBoot).toBe(true);
     expect(other.record.lastApplied).toBeUndefined();
   });
 
   it('without a context, keeps a static config from an earlier instance instead of DHCP', () => {
     const rec = withNetworkApplied(identifyInstance(undefined, 'vm-1').record, staticNet, new Date('2026-01-01T00:00:00Z'));
-    expect(decideWithoutContext(rec)).toEqual({
+    const none = { kind: 'none' as const, reason: 'no context CD' };
+    expect(decide(none, rec)).toEqual({
       action: 'keep-previous',
       reason: 'no context; keeping the static network config applied for instance vm-1 on 2026-01-01T00:00:00.000Z',
     });
     const dhcp = withNetworkApplied(rec, { kind: 'dhcp-fallback', nics: [] });
-    expect(decideWithoutContext(dhcp).action).toBe('dhcp-fallback');
-    expect(decideWithoutContext(undefined)).toEqual({ action: 'dhcp-fallback', reason: 'no context and no earlier instance' });
+    expect(decide(none, dhcp).action).toBe('dhcp-fallback');
+    expect(decide(none, undefined)).toEqual({ action: 'dhcp-fallback', reason: 'no context and no earlier instance' });
+    expect(decide({ kind: 'refused', source: { kind: 'device', path: '/dev/sr0' }, reason: 'x' }, undefined))
+      .toEqual({ action: 'dhcp-fallback', reason: 'context refused and no earlier instance' });
   });
 
   it('a corrupt record is logged and treated as none (it must not stop the boot)', () => {
-    const file = join(tempDir('instance-'), 'instance.json');
+    const dir = tempDir('instance-');
+    mkdirSync(join(dir, 'var/lib/contextualization'), { recursive: true });
+    const file = join(dir, 'var/lib/contextualization/instance.json');
     writeFileSync(file, 'garbage');
     const cap = captureLogger();
-    expect(readInstanceRecord(file, cap.logger)).toBeUndefined();
-    expect(cap.messages()).toContain('corrupt instance record; treating as none');
+    expect(readInstanceRecord(new RootFs(dir), cap.logger)).toBeUndefined();
+    expect(cap.messages()).toContain(`${file}: corrupt instance record; treating it as none`);
     expect(readFileSync(file, 'utf8')).toBe('garbage');
   });
 });

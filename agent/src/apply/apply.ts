@@ -1,25 +1,34 @@
 /**
- * The effectful shell: applies a Plan under a root directory.
+ * The effectful shell: applies a Plan under a root through the one in-root filesystem layer.
  *
  * Order: check every path first (nothing written if any is unsafe) -> back up each file that will be
  * replaced or removed -> write each file atomically (temp + fsync + rename) -> remove stale owned files
  * -> run live commands. Every write is atomic, so a crash at any point leaves each file either old or
  * new; a rerun recomputes the same plan and completes the job.
  */
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, unlinkSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, relative } from 'node:path';
+import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
-import { exists, writeFileAtomic } from '../../../lib/util/atomic.js';
+import { FsError, describeKind, type RootFs } from '../../../lib/fs/index.js';
 import type { Plan, PlannedCommand } from '../plan/types.js';
+import { PATHS } from '../state/paths.js';
 
-export const BACKUP_DIR = '/var/lib/contextualization/backup';
+export const BACKUP_DIR = PATHS.backupDir;
 
 export interface ApplyOptions {
-  root: string;
+  fs: RootFs;
   /** Run `when: 'live'` commands (only when acting on the running system). */
   live: boolean;
   logger: Logger;
+  /** Whether a systemd unit is active now (injected so the check is testable; default: systemctl is-active). */
+  unitActive?: (unit: string) => Promise<boolean>;
+}
+
+export interface CommandOutcome {
+  argv: string[];
+  ok: boolean;
+  skipped?: string;
+  error?: string;
 }
 
 export interface ApplyResult {
@@ -27,117 +36,111 @@ export interface ApplyResult {
   unchanged: string[];
   removed: string[];
   backups: string[];
-  commands: { argv: string[]; ok: boolean; error?: string }[];
+  commands: CommandOutcome[];
 }
 
 export class ApplyError extends Error {
   override name = 'ApplyError';
 }
 
-/** Host path of an in-root path, refusing anything that could escape the root. */
-export function inRoot(root: string, path: string): string {
-  if (!isAbsolute(path) || normalize(path) !== path || path.includes('\0')) {
-    throw new ApplyError(`refusing unsafe path ${JSON.stringify(path)}: not a normalised absolute path`);
-  }
-  const host = join(root, path);
-  // A symlinked parent directory (planted in an image, or /etc -> elsewhere) must not lead outside the root.
-  let dir = dirname(host);
-  while (!exists(dir)) dir = dirname(dir);
-  const realRoot = realpathSync(root);
-  const rel = relative(realRoot, realpathSync(dir));
-  if (rel.startsWith('..') || isAbsolute(rel)) {
-    throw new ApplyError(`refusing ${path}: its directory resolves outside the root ${root}`);
-  }
-  return host;
-}
-
-function readIfFile(host: string): Buffer | undefined {
-  try {
-    const st = lstatSync(host);
-    if (st.isSymbolicLink()) return undefined; // a link is replaced by a file; its target is never written through
-    if (!st.isFile()) throw new ApplyError(`refusing to replace ${host}: it is not a regular file`);
-    return readFileSync(host);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
-
 /**
  * Keep the pristine original once (`.orig`, the file as it was before the agent ever touched it)
  * and the last replaced version (`.prev`), so an operator can always restore either.
  */
-function backup(root: string, path: string, host: string): string | undefined {
-  let st;
-  try { st = lstatSync(host); } catch { return undefined; }
-  const base = join(root, BACKUP_DIR, path);
-  mkdirSync(dirname(base), { recursive: true, mode: 0o700 });
-  const orig = `${base}.orig`;
-  if (st.isSymbolicLink()) {
-    // Record where the link pointed: restoring means recreating it.
-    if (!exists(orig)) writeFileAtomic(`${orig}.symlink`, `${realLinkTarget(host)}\n`, { mode: 0o600 });
+function backup(fs: RootFs, path: string): string | undefined {
+  const kind = fs.kind(path);
+  if (kind === 'absent') return undefined;
+  const base = `${PATHS.backupDir}${path}`;
+  fs.ensureDir(PATHS.backupDir, 0o700);
+  if (kind === 'symlink') {
+    // Record where the link pointed: restoring means recreating it. The target is never read.
+    if (fs.kind(`${base}.orig.symlink`) === 'absent' && fs.kind(`${base}.orig`) === 'absent') {
+      fs.writeFileAtomic(`${base}.orig.symlink`, `${fs.readlink(path) ?? ''}\n`, 0o600);
+    }
     return undefined;
   }
-  if (!exists(orig)) copyAtomic(host, orig);
-  copyAtomic(host, `${base}.prev`);
+  const data = fs.readFile(path);
+  if (!data) return undefined;
+  if (fs.kind(`${base}.orig`) === 'absent') fs.writeFileAtomic(`${base}.orig`, data, 0o600);
+  fs.writeFileAtomic(`${base}.prev`, data, 0o600);
   return `${base}.prev`;
 }
 
-function realLinkTarget(host: string): string {
-  try { return readlinkSync(host); } catch { return ''; }
-}
-
-function copyAtomic(from: string, to: string): void {
-  writeFileAtomic(to, readFileSync(from), { mode: 0o600 });
-}
-
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
-  const { root, logger } = opts;
+  const { fs, logger } = opts;
   const result: ApplyResult = { written: [], unchanged: [], removed: [], backups: [], commands: [] };
 
-  // 1. Validate everything before touching anything.
-  const files = plan.files.map((f) => ({ f, host: inRoot(root, f.path) }));
-  const removals = plan.remove.map((p) => ({ path: p, host: inRoot(root, p) }));
+  // 1. Validate everything before touching anything: each path maps into the root, nothing but a
+  //    regular file or a link sits where a file goes, no path is written twice.
   const seen = new Set<string>();
-  for (const { f } of files) {
+  for (const f of plan.files) {
     if (seen.has(f.path)) throw new ApplyError(`plan writes ${f.path} twice`);
     seen.add(f.path);
   }
-  const current = files.map(({ host }) => readIfFile(host));
+  const current = plan.files.map((f) => {
+    const kind = fs.kind(f.path);
+    if (kind === 'symlink') return undefined; // a link is replaced by a file; its target is never read or written
+    if (kind !== 'absent' && kind !== 'file') throw new FsError(`${fs.host(f.path)}: a ${describeKind(kind)} where a regular file is expected; refusing to replace it`, { code: 'ENOTREG', path: fs.host(f.path) });
+    return fs.readFile(f.path);
+  });
+  for (const p of plan.remove) {
+    const kind = fs.kind(p);
+    if (kind === 'dir') throw new FsError(`${fs.host(p)}: a directory where a stale owned file was expected; not removed`, { code: 'EISDIR', path: fs.host(p) });
+  }
 
   // 2+3. Back up, then write each changed file atomically.
-  files.forEach(({ f, host }, i) => {
+  plan.files.forEach((f, i) => {
     const next = Buffer.from(f.content);
     const old = current[i];
-    if (old && old.equals(next) && (lstatSync(host).mode & 0o7777) === f.mode) {
+    if (old && old.equals(next) && ((fs.lstat(f.path)?.mode ?? 0) & 0o7777) === f.mode) {
       result.unchanged.push(f.path);
       return;
     }
-    const b = backup(root, f.path, host);
+    const b = backup(fs, f.path);
     if (b) result.backups.push(b);
-    writeFileAtomic(host, next, { mode: f.mode });
+    fs.writeFileAtomic(f.path, next, f.mode);
     result.written.push(f.path);
     logger.debug({ path: f.path, reason: f.reason }, 'wrote');
   });
 
   // 4. Stale files the agent owns (never the user's: the planner only lists owned names).
-  for (const { path, host } of removals) {
-    if (!exists(host)) continue;
-    const b = backup(root, path, host);
+  for (const path of plan.remove) {
+    if (fs.kind(path) === 'absent') continue;
+    const b = backup(fs, path);
     if (b) result.backups.push(b);
-    unlinkSync(host);
+    fs.remove(path);
     result.removed.push(path);
   }
 
-  // 5. Commands, only on the live system.
+  // 5. Commands, only on the live system, and only when the service they talk to is already running.
+  const unitActive = opts.unitActive ?? systemdUnitActive;
   for (const c of plan.commands) {
-    if (c.when === 'live' && !opts.live) continue;
+    if (!opts.live) continue;
+    if (c.requiresActive && !(await unitActive(c.requiresActive))) {
+      const skipped = `${c.requiresActive} is not running yet: it applies the written files when it starts`;
+      logger.debug({ argv: c.argv }, `${c.reason}: skipped (${skipped})`);
+      result.commands.push({ argv: c.argv, ok: true, skipped });
+      continue;
+    }
     result.commands.push(await runCommand(c, logger));
   }
   return result;
 }
 
-async function runCommand(c: PlannedCommand, logger: Logger): Promise<{ argv: string[]; ok: boolean; error?: string }> {
+const SYSTEMCTL = ['/usr/bin/systemctl', '/bin/systemctl'];
+
+/**
+ * `systemctl is-active` answers from PID 1 over its private socket, even before D-Bus runs, and never
+ * waits for a job. No systemd at all (sysvinit, a container) means no unit is active.
+ */
+export async function systemdUnitActive(unit: string): Promise<boolean> {
+  const systemctl = SYSTEMCTL.find((p) => existsSync(p));
+  if (!systemctl || !existsSync('/run/systemd/system')) return false;
+  const r = await execa(systemctl, ['is-active', '--quiet', unit], { reject: false, timeout: 5_000, stdin: 'ignore' });
+  return r.exitCode === 0;
+}
+
+async function runCommand(c: PlannedCommand, logger: Logger): Promise<CommandOutcome> {
   const [file, ...args] = c.argv;
   try {
     await execa(file!, args, { timeout: c.timeoutMs ?? 30_000, stdin: 'ignore', all: true });
@@ -146,7 +149,7 @@ async function runCommand(c: PlannedCommand, logger: Logger): Promise<{ argv: st
   } catch (e) {
     const err = e as { shortMessage?: string; all?: string };
     const msg = `${err.shortMessage ?? String(e)}${err.all ? `: ${err.all.trim().split('\n').at(-1)}` : ''}`;
-    if (c.required) throw new ApplyError(`${c.reason}: ${msg}`);
+    if (c.required) throw new ApplyError(`${c.reason}: ${msg}`, { cause: e });
     logger.warn({ argv: c.argv }, `${c.reason} failed (not required): ${msg}`);
     return { argv: c.argv, ok: false, error: msg };
   }

@@ -1,18 +1,16 @@
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { hasContextLayout } from '../../../lib/context/index.js';
 import { type ContextFiles, DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
+import { FsError, type RootFs } from '../../../lib/fs/index.js';
 import { readVolumeId } from '../../../lib/iso9660/index.js';
-import { RUN_DIR, inRoot } from '../state/paths.js';
-import { type ReadMethod, readWithMount, readWithReader } from './read.js';
-import { DEFAULT_LIMITS, type ReadLimits, publishContext } from './tree.js';
+import { type ReadMethod, readWithMount, readWithReader, withDevice } from './read.js';
+import { DEFAULT_LIMITS, type ReadLimits } from './tree.js';
 
-export { chooseFallbackNic, naturalCompare, type FallbackChoice } from './fallback.js';
-export { publishContext, DEFAULT_LIMITS, ContextTooLargeError, type ReadLimits } from './tree.js';
-export { readWithReader as readContextIso } from './read.js';
+export { publishContext, unpublishContext, DEFAULT_LIMITS, ContextTooLargeError, type ReadLimits } from './tree.js';
+export { readIsoFile as readContextIso } from './read.js';
 
 /**
  * Finding the context CD.
@@ -32,18 +30,16 @@ export const LEGACY_LABEL = 'CDROM';
 const SCANNED_PREFIXES = /^(sr|vd|sd|xvd|hd)[a-z0-9]+$/;
 
 export interface DiscoverOptions {
-  /** "/" on a live system; a fake root in tests (its /sys/block and /dev are used). */
-  root: string;
+  /** "/" on a live system; an image or fake root (its /sys/block and /dev are used). */
+  fs: RootFs;
   /** Fixed device paths (in the root) probed first, in order. Default CLASSIC_DEVICES. */
   devices?: readonly string[];
   /** Expected ISO volume label (case-insensitive). Default CONTEXT. */
   label?: string;
   /** Also accept label CDROM when the layout checks out. Default true. */
   acceptLegacyLabel?: boolean;
-  /** How long to wait for a late device. Default 10 s. */
+  /** The longest wait for a late device while udev still has events queued. Default 10 s. */
   timeoutMs?: number;
-  /** Run dir (in the root) for mount points and the copied context. Default /run/contextualization. */
-  runDir?: string;
   pollMs?: number;
   limits?: ReadLimits;
   /** auto: mount when root is / and we are root, else (or on mount failure) the in-process reader. */
@@ -66,8 +62,6 @@ export interface FoundContext {
   method: ReadMethod;
   durationMs: number;
   files: ContextFiles;
-  /** Host path of the published copy (e.g. /run/contextualization/context). */
-  contextDir: string;
   rejected: Rejection[];
 }
 
@@ -82,35 +76,36 @@ export type DiscoveryResult = FoundContext | NoContextFound;
 
 interface Candidate {
   device: string;
-  hostPath: string;
   label: string;
   legacy: boolean;
 }
 
+/** systemd-udevd keeps this file while it has events queued (what `udevadm settle` waits on). */
+const UDEV_QUEUE = '/run/udev/queue';
+
 export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryResult> {
   const t0 = performance.now();
+  const fs = opts.fs;
   const log = opts.logger.child({ step: 'discover' });
   const label = (opts.label ?? DEFAULT_VOLUME_LABEL).trim();
   const acceptLegacy = opts.acceptLegacyLabel ?? true;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const pollMs = opts.pollMs ?? 250;
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const runDir = inRoot(opts.root, opts.runDir ?? RUN_DIR);
   const deadline = Date.now() + timeoutMs;
-  const canMount = (opts.mount ?? 'auto') === 'auto' && opts.root === '/' && process.getuid?.() === 0;
+  const canMount = (opts.mount ?? 'auto') === 'auto' && fs.isLive && process.getuid?.() === 0;
 
   const rejected = new Map<string, string>();
   // Devices already read and found wanting, keyed by identity: not re-read on every poll.
   const badContent = new Map<string, string>();
   let mountBroken: string | undefined;
-  let settled = opts.root !== '/'; // never run the host's udevadm for a fake root
   let scans = 0;
 
   for (;;) {
     scans++;
-    const candidates = probeAll(opts.root, opts.devices ?? CLASSIC_DEVICES, label, acceptLegacy, rejected);
+    const candidates = probeAll(fs, opts.devices ?? CLASSIC_DEVICES, label, acceptLegacy, rejected);
     for (const c of candidates) {
-      const key = identity(c.hostPath);
+      const key = identity(fs, c.device);
       const known = badContent.get(key);
       if (known) {
         rejected.set(c.device, known);
@@ -119,7 +114,7 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
       let files: ContextFiles;
       let method: ReadMethod = 'reader';
       try {
-        const viaMount = canMount && !mountBroken ? await readWithMount(c.hostPath, runDir, limits, log) : undefined;
+        const viaMount = canMount && !mountBroken ? await readWithMount(fs, c.device, limits, log) : undefined;
         if (viaMount?.ok) {
           files = viaMount.files;
           method = 'mount';
@@ -128,7 +123,7 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
             mountBroken = viaMount.why;
             log.info({ device: c.device, why: viaMount.why }, 'cannot mount the context CD; using the built-in ISO reader');
           }
-          files = readWithReader(c.hostPath, limits);
+          files = readWithReader(fs, c.device, limits);
         }
       } catch (err) {
         const reason = `label ${c.label} but unreadable: ${(err as Error).message}`;
@@ -142,43 +137,30 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
         rejected.set(c.device, reason);
         continue;
       }
-      const contextDir = join(runDir, 'context');
-      publishContext(files, contextDir, log);
       rejected.delete(c.device);
       const durationMs = Math.round(performance.now() - t0);
       log.info(
         { device: c.device, label: c.label, method, durationMs, files: files.size, scans, legacyLabel: c.legacy },
         `context found on ${c.device}${c.legacy ? ' (generic CDROM label accepted: layout checked)' : ''}`,
       );
-      return {
-        found: true,
-        device: c.device,
-        label: c.label,
-        legacyLabel: c.legacy,
-        method,
-        durationMs,
-        files,
-        contextDir,
-        rejected: toList(rejected),
-      };
+      return { found: true, device: c.device, label: c.label, legacyLabel: c.legacy, method, durationMs, files, rejected: toList(rejected) };
     }
 
-    if (!settled) {
-      settled = true;
-      await udevSettle(deadline, log);
-      continue;
-    }
+    // Wait only while udev is still working through device events, never for a device nobody announced:
+    // a VM without a CD drive, or with an empty tray, is decided at once.
     const left = deadline - Date.now();
-    if (left <= 0) break;
-    await sleep(Math.min(pollMs, left));
+    if (left <= 0 || fs.kind(UDEV_QUEUE) === 'absent') break;
+    if (fs.isLive) await udevSettle(deadline, log);
+    else await sleep(Math.min(pollMs, left));
   }
 
   const durationMs = Math.round(performance.now() - t0);
   const list = toList(rejected);
+  const waited = scans > 1 ? ` after ${durationMs} ms` : '';
   const reason =
     list.length === 0
-      ? `no context CD: no candidate device after ${timeoutMs} ms`
-      : `no context CD after ${timeoutMs} ms: ${list.map((r) => `${r.device}: ${r.reason}`).join('; ')}`;
+      ? `no context CD: no candidate device${waited}`
+      : `no context CD${waited}: ${list.map((r) => `${r.device}: ${r.reason}`).join('; ')}`;
   log.info({ durationMs, scans, rejected: list }, reason);
   return { found: false, durationMs, reason, rejected: list };
 }
@@ -188,59 +170,50 @@ function toList(m: Map<string, string>): Rejection[] {
 }
 
 /** Stable identity of a device or file, so the same medium is not re-read every poll. */
-function identity(hostPath: string): string {
-  try {
-    const st = statSync(hostPath);
-    return `${realpathSync(hostPath)}:${st.dev}:${st.ino}:${st.rdev}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return hostPath;
-  }
+function identity(fs: RootFs, device: string): string {
+  const resolved = fs.resolve(device) ?? device;
+  const st = fs.lstat(resolved);
+  return st ? `${resolved}:${st.dev}:${st.ino}:${st.rdev}:${st.size}:${st.mtimeMs}` : resolved;
 }
 
 /** Device paths (in the root) to probe: the fixed list first, then /sys/block, each once. */
-export function candidateDevices(root: string, fixed: readonly string[]): string[] {
+export function candidateDevices(fs: RootFs, fixed: readonly string[]): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (dev: string): void => {
-    const host = inRoot(root, dev);
-    let key = host;
-    try {
-      key = realpathSync(host); // /dev/cdrom and /dev/sr0 are one device
-    } catch {
-      // absent for now: keep the name, it may appear later
-    }
+    const key = fs.resolve(dev) ?? dev; // /dev/cdrom and /dev/sr0 are one device
     if (seen.has(key)) return;
     seen.add(key);
     out.push(dev);
   };
   for (const d of fixed) add(d);
-  let names: string[] = [];
-  try {
-    names = readdirSync(inRoot(root, '/sys/block'));
-  } catch {
-    // no sysfs (chroot, odd container): the fixed list is all we have
-  }
+  // No sysfs (chroot, odd container): the fixed list is all we have.
+  const names = fs.listDir('/sys/block') ?? [];
   for (const name of names.filter((n) => SCANNED_PREFIXES.test(n)).sort()) add(`/dev/${name}`);
   return out;
 }
 
-/** Probe every candidate's volume label; return the acceptable ones, configured label first. */
-function probeAll(root: string, fixed: readonly string[], label: string, acceptLegacy: boolean, rejected: Map<string, string>): Candidate[] {
+/**
+ * Probe every candidate's volume label; return the acceptable ones, configured label first.
+ * Only block devices are opened (an image root may also hold ISO files at device names): a FIFO or a
+ * character device at a probed name is rejected from lstat, never opened.
+ */
+function probeAll(fs: RootFs, fixed: readonly string[], label: string, acceptLegacy: boolean, rejected: Map<string, string>): Candidate[] {
   const wanted = label.toUpperCase();
   const good: Candidate[] = [];
   const legacy: Candidate[] = [];
-  for (const device of candidateDevices(root, fixed)) {
-    const hostPath = inRoot(root, device);
-    if (!existsSync(hostPath)) continue; // not a rejection: most of the classic names never exist
-    if (hasNoMedium(root, device)) {
+  for (const device of candidateDevices(fs, fixed)) {
+    if (fs.resolve(device) === undefined) continue; // not a rejection: most of the classic names never exist
+    if (hasNoMedium(fs, device)) {
       rejected.set(device, 'no medium');
       continue;
     }
     let volumeId: string | undefined;
     try {
-      volumeId = readVolumeId(hostPath);
+      volumeId = withDevice(fs, device, (path) => readVolumeId(path));
     } catch (err) {
-      rejected.set(device, `cannot read: ${(err as Error).message}`);
+      const notDevice = err instanceof FsError && err.code === 'ENOTBLK';
+      rejected.set(device, notDevice ? err.message : `cannot read: ${(err as Error).message}`);
       continue;
     }
     if (volumeId === undefined) {
@@ -249,9 +222,9 @@ function probeAll(root: string, fixed: readonly string[], label: string, acceptL
     }
     const got = volumeId.trim();
     if (got.toUpperCase() === wanted) {
-      good.push({ device, hostPath, label: got, legacy: false });
+      good.push({ device, label: got, legacy: false });
     } else if (acceptLegacy && got.toUpperCase() === LEGACY_LABEL) {
-      legacy.push({ device, hostPath, label: got, legacy: true });
+      legacy.push({ device, label: got, legacy: true });
     } else {
       const also = acceptLegacy ? ` or ${LEGACY_LABEL}` : '';
       rejected.set(device, `ISO 9660 label ${JSON.stringify(got)} is not ${label}${also}`);
@@ -261,10 +234,10 @@ function probeAll(root: string, fixed: readonly string[], label: string, acceptL
 }
 
 /** An empty CD tray shows as a block device of size 0; reading it would only give ENOMEDIUM. */
-function hasNoMedium(root: string, device: string): boolean {
-  const name = device.split('/').pop() ?? '';
+function hasNoMedium(fs: RootFs, device: string): boolean {
+  const name = (fs.resolve(device) ?? device).split('/').pop() ?? '';
   try {
-    return readFileSync(inRoot(root, `/sys/block/${name}/size`), 'utf8').trim() === '0';
+    return fs.readText(`/sys/block/${name}/size`, { maxBytes: 64 })?.trim() === '0';
   } catch {
     return false;
   }
@@ -272,11 +245,14 @@ function hasNoMedium(root: string, device: string): boolean {
 
 const UDEVADM = ['/usr/bin/udevadm', '/bin/udevadm', '/usr/sbin/udevadm', '/sbin/udevadm'];
 
-/** Let udev finish creating device nodes for what the kernel already knows, within our deadline. */
+/** Let udev finish the events it has queued, within our deadline (returns at once when the queue is empty). */
 async function udevSettle(deadline: number, log: Logger): Promise<void> {
   const udevadm = UDEVADM.find((p) => existsSync(p));
   const left = Math.floor((deadline - Date.now()) / 1000);
-  if (!udevadm || left < 1) return;
+  if (!udevadm || left < 1) {
+    await sleep(250);
+    return;
+  }
   const t0 = performance.now();
   const r = await execa(udevadm, ['settle', `--timeout=${left}`], { reject: false, timeout: (left + 2) * 1000, stdin: 'ignore' });
   log.debug({ exitCode: r.exitCode, ms: Math.round(performance.now() - t0) }, 'udevadm settle');

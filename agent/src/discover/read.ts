@@ -1,12 +1,13 @@
-import { mkdtempSync, rmdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import type { ContextFiles } from '../../../lib/context/model.js';
+import { RootFs } from '../../../lib/fs/index.js';
 import { openIso, readAllFiles } from '../../../lib/iso9660/index.js';
-import { ensureDir } from '../state/atomic.js';
 import { readContextDir } from '../../../lib/context/index.js';
+import { PATHS } from '../state/paths.js';
 import { type ReadLimits, checkLimits } from './tree.js';
 
 /**
@@ -18,9 +19,26 @@ import { type ReadLimits, checkLimits } from './tree.js';
 
 export type ReadMethod = 'mount' | 'reader';
 
-/** Read an ISO (file or device) with the in-process reader; its own limits bound memory, not the image size. */
-export function readWithReader(hostPath: string, limits: ReadLimits): ContextFiles {
-  const img = openIso(hostPath, {
+/**
+ * Run `fn` on a device of the root through a descriptor opened after checking what it is (a block
+ * device; in an image root also an ISO file), so a FIFO or /dev/zero swapped in is never read.
+ * Errors name the device, not the descriptor.
+ */
+export function withDevice<T>(fs: RootFs, device: string, fn: (path: string) => T, regularFiles = !fs.isLive): T {
+  const { fd, host } = fs.openDevice(device, { regularFiles });
+  const viaFd = `/proc/self/fd/${fd}`;
+  try {
+    return fn(viaFd);
+  } catch (e) {
+    if (e instanceof Error) e.message = e.message.replaceAll(viaFd, host);
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readIso(path: string, where: string, limits: ReadLimits): ContextFiles {
+  const img = openIso(path, {
     maxTotalSize: limits.maxBytes,
     maxFileSize: limits.maxBytes,
     maxDepth: limits.maxDepth,
@@ -29,26 +47,39 @@ export function readWithReader(hostPath: string, limits: ReadLimits): ContextFil
   });
   try {
     const files = readAllFiles(img);
-    checkLimits(files, limits, hostPath);
+    checkLimits(files, limits, where);
     return files;
   } finally {
     img.close();
   }
 }
 
+/** Read a context CD of the root with the in-process reader; its limits bound memory, not the image size. */
+export function readWithReader(fs: RootFs, device: string, limits: ReadLimits): ContextFiles {
+  return withDevice(fs, device, (path) => readIso(path, fs.host(device), limits));
+}
+
+/** `--iso FILE`: an operator's ISO file (or a block device) on the host. */
+export function readIsoFile(file: string, limits: ReadLimits): ContextFiles {
+  const host = new RootFs('/');
+  const abs = file.startsWith('/') ? file : join(process.cwd(), file);
+  return withDevice(host, abs, (path) => readIso(path, file, limits), true);
+}
+
 export type MountOutcome = { ok: true; files: ContextFiles } | { ok: false; why: string };
 
 /**
- * Mount the device read-only under a private dir in runDir, copy the tree, and always unmount
+ * Mount the device read-only under a private dir in the run dir, copy the tree, and always unmount
  * (plain umount with a few retries for a busy mount, lazy umount as a last resort).
  * `ok: false` means mounting was impossible (no driver, no permission): the caller falls back to the reader.
  * A failure while reading the mounted tree (e.g. too large) is thrown, after unmounting.
  */
-export async function readWithMount(device: string, runDir: string, limits: ReadLimits, logger: Logger): Promise<MountOutcome> {
-  const mountBase = join(runDir, 'mnt');
-  ensureDir(mountBase, 0o700);
+export async function readWithMount(fs: RootFs, device: string, limits: ReadLimits, logger: Logger): Promise<MountOutcome> {
+  const resolved = fs.resolve(device);
+  if (!resolved || fs.kind(resolved) !== 'block') return { ok: false, why: `${device} is not a block device` };
+  const mountBase = fs.ensureDir(PATHS.mountDir, 0o700);
   const dir = mkdtempSync(join(mountBase, 'cd-'));
-  const mounted = await execa('mount', ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec', device, dir], {
+  const mounted = await execa('mount', ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec', fs.host(resolved), dir], {
     reject: false,
     timeout: 15_000,
     stdin: 'ignore',
@@ -59,7 +90,7 @@ export async function readWithMount(device: string, runDir: string, limits: Read
     return { ok: false, why };
   }
   try {
-    // The shared directory reader: regular files only, no symlink out of the tree, per-file size caps.
+    // The shared directory reader: regular files only, no symlink, per-file size caps.
     const files = await readContextDir(dir);
     checkLimits(files, limits, device);
     return { ok: true, files };

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { contextPathProblem } from '../../../lib/context/index.js';
+import { LIMITS } from '../../../lib/context/limits.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
-import { ensureDir } from '../state/atomic.js';
+import { type RootFs, randomSuffix } from '../../../lib/fs/index.js';
+import { PATHS } from '../state/paths.js';
 
 /**
  * Limits on what is read off a context CD, and publishing it to /run/contextualization/context.
@@ -12,7 +13,7 @@ import { ensureDir } from '../state/atomic.js';
  */
 
 export interface ReadLimits {
-  /** Most files accepted (a context has a handful). */
+  /** Most files accepted. */
   maxFiles: number;
   /** Most bytes accepted over all files. */
   maxBytes: number;
@@ -20,13 +21,11 @@ export interface ReadLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_LIMITS: ReadLimits = { maxFiles: 512, maxBytes: 64 * 1024 * 1024, maxDepth: 16 };
+/** The context's own limits (lib/context/limits.ts), the same contextgen writes to. */
+export const DEFAULT_LIMITS: ReadLimits = { maxFiles: LIMITS.files, maxBytes: LIMITS.totalBytes, maxDepth: LIMITS.depth };
 
 export class ContextTooLargeError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ContextTooLargeError';
-  }
+  override name = 'ContextTooLargeError';
 }
 
 /** Check an already-read file map against the limits (for the in-process ISO reader's output). */
@@ -37,19 +36,19 @@ export function checkLimits(files: ContextFiles, limits: ReadLimits, where: stri
   if (total > limits.maxBytes) throw new ContextTooLargeError(`${where}: ${total} bytes, more than the limit of ${limits.maxBytes}`);
 }
 
+const NEW_PREFIX = '.context-new-';
+const OLD_PREFIX = '.context-old-';
+
 /**
- * Write the files to `contextDir` (0700 dirs, 0600 files) so later stages need no device.
+ * Write the files to the run dir's context copy (0700 dirs, 0600 files) so later stages need no device.
  * Built in a temp dir beside it and renamed into place: readers never see a half-written context,
- * and a previous context is replaced whole, never merged.
+ * and a previous context is replaced whole, never merged. Called only once the local stage has
+ * accepted the context for this instance: what is published is what `final` may run.
  */
-export function publishContext(files: ContextFiles, contextDir: string, logger?: Logger): void {
-  const parent = dirname(contextDir);
-  ensureDir(parent, 0o755);
-  // A run killed mid-publish leaves its temp or set-aside copy behind; runs hold the lock, so any found now is stale.
-  for (const n of readdirSync(parent)) {
-    if (n.startsWith('.context-new-') || n.startsWith('.context-old-')) rmSync(join(parent, n), { recursive: true, force: true });
-  }
-  const tmp = mkdtempSync(join(parent, '.context-new-'));
+export function publishContext(fs: RootFs, files: ContextFiles, logger?: Logger): void {
+  const parent = fs.ensureDir(PATHS.runDir, 0o755);
+  sweepSetAside(fs);
+  const tmp = mkdtempSync(join(parent, NEW_PREFIX));
   try {
     for (const [rel, data] of files) {
       const problem = contextPathProblem(rel);
@@ -61,17 +60,37 @@ export function publishContext(files: ContextFiles, contextDir: string, logger?:
       mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
       writeFileSync(dest, data, { mode: 0o600, flag: 'wx' });
     }
-    ensureDir(tmp, 0o700);
     // rename() cannot replace a non-empty directory: move the old one aside first, then drop it.
-    let old: string | undefined;
-    if (existsSync(contextDir)) {
-      old = join(parent, `.context-old-${randomBytes(4).toString('hex')}`);
-      renameSync(contextDir, old);
-    }
-    renameSync(tmp, contextDir);
+    const old = setAside(fs);
+    renameSync(tmp, fs.host(PATHS.contextDir));
     if (old) rmSync(old, { recursive: true, force: true });
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Remove the published copy (a refused or fallen-back context must leave nothing for `final` to run). */
+export function unpublishContext(fs: RootFs): boolean {
+  if (fs.kind(PATHS.runDir) !== 'dir') return false;
+  sweepSetAside(fs);
+  const old = setAside(fs);
+  if (old) rmSync(old, { recursive: true, force: true });
+  return old !== undefined;
+}
+
+/** Move the published dir aside (a symlink planted there is moved, never followed). */
+function setAside(fs: RootFs): string | undefined {
+  const kind = fs.kind(PATHS.contextDir);
+  if (kind === 'absent') return undefined;
+  const old = fs.host(`${PATHS.runDir}/${OLD_PREFIX}${randomSuffix()}`);
+  renameSync(fs.host(PATHS.contextDir), old);
+  return old;
+}
+
+/** A run killed mid-publish leaves its temp or set-aside copy behind; runs hold the lock, so any found now is stale. */
+function sweepSetAside(fs: RootFs): void {
+  for (const n of fs.listDir(PATHS.runDir) ?? []) {
+    if (n.startsWith(NEW_PREFIX) || n.startsWith(OLD_PREFIX)) rmSync(fs.host(`${PATHS.runDir}/${n}`), { recursive: true, force: true });
   }
 }

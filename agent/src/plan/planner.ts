@@ -82,7 +82,8 @@ export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   for (const f of plan.files) {
     out.push(`=== write ${f.path} (mode ${f.mode.toString(8).padStart(4, '0')}): ${f.reason}`);
-    out.push(f.content.endsWith('\n') ? f.content.slice(0, -1) : f.content);
+    if (f.secret) out.push(`(${Buffer.byteLength(f.content)} bytes, secret: not shown)`);
+    else out.push(f.content.endsWith('\n') ? f.content.slice(0, -1) : f.content);
   }
   for (const p of plan.remove) out.push(`=== remove ${p} (stale file owned by contextualization)`);
   for (const c of plan.commands) out.push(`=== run${c.when === 'live' ? ' (live system only)' : ''}: ${JSON.stringify(c.argv)}: ${c.reason}`);

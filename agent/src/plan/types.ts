@@ -10,6 +10,8 @@ export interface PlannedFile {
   mode: number;
   /** One short line for --dry-run and the log. */
   reason: string;
+  /** Content never printed (--dry-run, logs): private keys and the like. */
+  secret?: boolean;
 }
 
 export interface PlannedCommand {
@@ -17,9 +19,15 @@ export interface PlannedCommand {
   reason: string;
   /**
    * `live`: only when acting on the running system (no --root): e.g. `ip addr add`, `hostname`.
-   * `always`: also meaningful inside an image root (rare; run with chroot semantics by the applier).
+   * Commands are never run into an image root: the host's binaries must not act on an image's files.
    */
-  when: 'live' | 'always';
+  when: 'live';
+  /**
+   * A systemd unit that must already be active for this command to make sense (`networkctl reload`
+   * needs systemd-networkd). Checked first without waiting; when inactive the command is skipped with
+   * a note: the service applies the written files itself when it starts.
+   */
+  requiresActive?: string;
   /** A failing command stops the apply only when required. */
   required: boolean;
   timeoutMs?: number;

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import { contextHash } from '../../../lib/context/index.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
-import { ensureDir, writeFileAtomic } from './atomic.js';
+import type { RootFs } from '../../../lib/fs/index.js';
 import { assertSafeInstanceId } from './instance-id.js';
+import { PATHS } from './paths.js';
 
 export { assertSafeInstanceId, isSafeInstanceId } from './instance-id.js';
 
@@ -37,28 +37,48 @@ export function instanceIdFor(explicit: string | undefined, files: ContextFiles)
   return id;
 }
 
+const NetworkSummarySchema = z.object({
+  kind: z.enum(['static', 'dhcp', 'dhcp-fallback', 'none']),
+  backend: z.string().optional(),
+  nics: z.array(z.object({
+    name: z.string(), mac: z.string(), method: z.enum(['static', 'dhcp', 'manual']), ipv4: z.string().optional(), ipv6: z.string().optional(),
+  })),
+});
+const InstanceRecordSchema = z.object({
+  schema: z.literal(1),
+  id: z.string(),
+  firstSeen: z.string(),
+  lastSeen: z.string(),
+  lastApplied: z.object({ at: z.string(), network: NetworkSummarySchema }).optional(),
+});
+
 /** The record on disk; undefined when absent or unreadable (a corrupt state file must not stop the boot). */
-export function readInstanceRecord(file: string, logger?: Logger): InstanceRecord | undefined {
-  let text: string;
+export function readInstanceRecord(fs: RootFs, logger?: Logger): InstanceRecord | undefined {
+  let text: string | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    text = fs.readText(PATHS.instanceFile, { maxBytes: 1024 * 1024 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') logger?.warn({ file, err }, 'cannot read instance record; treating as none');
+    logger?.warn(`cannot read the instance record, treating it as none: ${(err as Error).message}`);
     return undefined;
   }
+  if (text === undefined) return undefined;
+  let json: unknown;
   try {
-    const rec = JSON.parse(text) as Partial<InstanceRecord>;
-    if (rec.schema !== 1 || typeof rec.id !== 'string' || typeof rec.firstSeen !== 'string') throw new Error('unexpected shape');
-    return rec as InstanceRecord;
-  } catch (err) {
-    logger?.warn({ file, err: (err as Error).message }, 'corrupt instance record; treating as none');
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const r = InstanceRecordSchema.safeParse(json);
+  if (!r.success) {
+    logger?.warn(`${fs.host(PATHS.instanceFile)}: corrupt instance record; treating it as none`);
     return undefined;
   }
+  return r.data as InstanceRecord;
 }
 
-export function writeInstanceRecord(file: string, record: InstanceRecord): void {
-  ensureDir(dirname(file), 0o700);
-  writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`, 0o600);
+export function writeInstanceRecord(fs: RootFs, record: InstanceRecord): void {
+  fs.ensureDir(PATHS.stateDir, 0o700);
+  fs.writeFileAtomic(PATHS.instanceFile, `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 /** Compare this boot's instance id with the previous record. Pure: the caller writes the record. */
@@ -74,24 +94,4 @@ export function identifyInstance(
 
 export function withNetworkApplied(record: InstanceRecord, network: NetworkSummary, now = new Date()): InstanceRecord {
   return { ...record, lastApplied: { at: now.toISOString(), network } };
-}
-
-export type NoContextDecision =
-  | { action: 'keep-previous'; reason: string }
-  | { action: 'dhcp-fallback'; reason: string };
-
-/**
- * No context this boot. A static config applied for an earlier instance stays: the CD may have been
- * detached after provisioning, and replacing the config with DHCP would cut the VM off (cloud-init#3777).
- */
-export function decideWithoutContext(previous: InstanceRecord | undefined): NoContextDecision {
-  const net = previous?.lastApplied?.network;
-  if (previous && net && (net.kind === 'static' || net.kind === 'dhcp')) {
-    return {
-      action: 'keep-previous',
-      reason: `no context; keeping the ${net.kind} network config applied for instance ${previous.id} on ${previous.lastApplied?.at}`,
-    };
-  }
-  if (previous && net) return { action: 'dhcp-fallback', reason: `no context; previous config was ${net.kind}` };
-  return { action: 'dhcp-fallback', reason: 'no context and no earlier instance' };
 }

@@ -1,9 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ensureDir } from './atomic.js';
 
 /**
  * One run at a time: a lock file created with O_EXCL holding "<pid> <process start time>".
@@ -24,6 +22,7 @@ export interface Lock {
 }
 
 export interface LockOptions {
+  /** Host path of the lock file; its directory must already be a real directory (RootFs.ensureDir). */
   lockFile: string;
   /** Give up after this long (default 30 s). */
   timeoutMs?: number;
@@ -38,7 +37,6 @@ const EMPTY_LOCK_GRACE_MS = 5_000;
 
 export async function acquireLock(opts: LockOptions): Promise<Lock> {
   const { lockFile, timeoutMs = 30_000, pollMs = 100, logger, procDir = '/proc' } = opts;
-  ensureDir(dirname(lockFile), 0o755);
   const mine = `${process.pid} ${processStartTime(procDir, process.pid) ?? '?'}\n`;
   const deadline = Date.now() + timeoutMs;
   let logged = false;
@@ -66,7 +64,7 @@ export async function acquireLock(opts: LockOptions): Promise<Lock> {
 function tryCreate(lockFile: string, content: string): boolean {
   let fd: number;
   try {
-    fd = openSync(lockFile, 'wx', 0o644);
+    fd = openSync(lockFile, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -92,12 +90,27 @@ function makeLock(lockFile: string, mine: string): Lock {
   return { path: lockFile, release };
 }
 
+/**
+ * The lock file's content. Never through a symlink and never blocking: a FIFO or anything but a regular
+ * file planted at the lock's name reads as garbage (so it is judged stale and moved aside), not as a hang.
+ */
 function readOrEmpty(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') return '';
     throw err;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return '';
+    const buf = Buffer.alloc(256);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -111,7 +124,7 @@ function isStale(lockFile: string, content: string, procDir: string): boolean {
   if (!m) {
     // Empty or garbage: its creator may be between open() and write(); give it a moment.
     try {
-      return Date.now() - statSync(lockFile).mtimeMs > EMPTY_LOCK_GRACE_MS;
+      return Date.now() - lstatSync(lockFile).mtimeMs > EMPTY_LOCK_GRACE_MS;
     } catch {
       return false;
     }

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { ensureDir, writeFileAtomic } from './atomic.js';
+import { z } from 'zod';
+import type { RootFs } from '../../../lib/fs/index.js';
+import { PATHS } from './paths.js';
 
 /**
  * /run/contextualization/status.json: what the last runs of this boot did, step by step.
@@ -118,35 +118,42 @@ export function mergeStage(
   return status;
 }
 
-export function writeStatus(statusFile: string, status: Status): void {
-  ensureDir(dirname(statusFile), 0o755);
+export function writeStatus(fs: RootFs, status: Status): void {
+  fs.ensureDir(PATHS.runDir, 0o755);
   // 0644: status holds no secrets and `contextualization status` may run unprivileged.
-  writeFileAtomic(statusFile, `${JSON.stringify(status, null, 2)}\n`, 0o644);
+  fs.writeFileAtomic(PATHS.statusFile, `${JSON.stringify(status, null, 2)}\n`, 0o644);
 }
 
+const StepSchema = z.object({
+  name: z.string(), result: z.enum(['ok', 'failed', 'skipped']), message: z.string(), durationMs: z.number(), startedAt: z.string(),
+}).passthrough();
+const StatusSchema = z.object({
+  schema: z.literal(1),
+  agentVersion: z.string(),
+  instanceId: z.string().optional(),
+  source: z.object({ kind: z.enum(['device', 'iso', 'dir', 'none']), path: z.string().optional(), label: z.string().optional(), method: z.enum(['mount', 'reader']).optional() }).passthrough(),
+  result: z.enum(['ok', 'failed']),
+  updatedAt: z.string(),
+  stages: z.array(z.object({ stage: z.string(), result: z.enum(['ok', 'failed']), startedAt: z.string(), durationMs: z.number(), steps: z.array(StepSchema) }).passthrough()),
+}).passthrough();
+
 /** The status on disk, or undefined when there is none (no run yet this boot). Throws on a corrupt file. */
-export function readStatus(statusFile: string): Status | undefined {
-  let text: string;
-  try {
-    text = readFileSync(statusFile, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+export function readStatus(fs: RootFs): Status | undefined {
+  const where = fs.host(PATHS.statusFile);
+  const text = fs.readText(PATHS.statusFile, { maxBytes: 16 * 1024 * 1024 });
+  if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`${statusFile}: not valid JSON`);
+  } catch (e) {
+    throw new Error(`${where}: not valid JSON`, { cause: e });
   }
-  if (!isStatus(parsed)) throw new Error(`${statusFile}: not a contextualization status (schema 1)`);
-  return parsed;
-}
-
-function isStatus(v: unknown): v is Status {
-  if (typeof v !== 'object' || v === null) return false;
-  const o = v as Record<string, unknown>;
-  return o.schema === 1 && typeof o.agentVersion === 'string' && Array.isArray(o.stages) && typeof o.source === 'object';
+  const r = StatusSchema.safeParse(parsed);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new Error(`${where}: not a contextualization status (schema 1): ${issue?.path.join('.') || '(top)'}: ${issue?.message}`);
+  }
+  return r.data as Status;
 }
 
 /** Multi-line report for `contextualization status`. */

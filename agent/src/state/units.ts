@@ -24,7 +24,7 @@ ConditionKernelCommandLine=!contextualization=disabled
 Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/local/bin/contextualization local
-# Finite: waiting for the CD is bounded (10 s) and the rest is file writes; never hang the boot.
+# Finite: it waits for a CD only while udev still has events queued (at most 10 s); the rest is file writes.
 TimeoutStartSec=60
 StandardOutput=journal+console
 StandardError=journal+console
@@ -41,6 +41,8 @@ Wants=network-online.target
 After=network-online.target contextualization-local.service
 ConditionPathExists=!/etc/contextualization/disabled
 ConditionKernelCommandLine=!contextualization=disabled
+# Left by the local stage only when a post-install is due this boot: nothing to do, nothing started.
+ConditionPathExists=/run/contextualization/final-pending
 
 [Service]
 Type=oneshot

@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { z } from 'zod';
 import type { Context, PostInstallMode } from '../../../lib/context/model.js';
+import { FsError, type RootFs } from '../../../lib/fs/index.js';
 import { netmaskFromPrefix } from '../../../lib/net/ip.js';
-import { ensureDir, writeFileAtomic } from '../state/atomic.js';
 import { assertSafeInstanceId } from '../state/instance-id.js';
-import { type AgentPaths, RUN_DIR, agentPaths } from '../state/paths.js';
+import { PATHS, RUN_DIR } from '../state/paths.js';
 
 /**
  * Runs the context's post-install script as root, the way Snooze did (`bash post-install`), but:
@@ -24,10 +25,8 @@ export const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 const LOGGER_COPY_LIMIT = 256 * 1024;
 
 export interface PostInstallOptions {
-  /** "/" on a live system. Any other root: nothing is run (recorded as skipped). */
-  root: string;
-  /** Override the state/log/etc locations (tests); defaults to agentPaths(root). */
-  paths?: AgentPaths;
+  /** The live system ("/"). Any other root: nothing is run (recorded as skipped). */
+  fs: RootFs;
   script: string;
   mode: PostInstallMode;
   timeoutSec: number;
@@ -53,101 +52,141 @@ export interface PostInstallResult {
   logFile?: string;
 }
 
-export interface PostInstallMarker {
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  finishedAt: string;
-  durationMs: number;
-  mode: PostInstallMode;
-}
+const MarkerSchema = z.object({
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  timedOut: z.boolean(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  mode: z.enum(['per-instance', 'per-boot', 'disabled']),
+  /** sha256 of the script that ran: an instance id is bound to the script it first ran. Absent in old markers. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+});
+export type PostInstallMarker = z.infer<typeof MarkerSchema>;
 
-export function postInstallFiles(paths: AgentPaths, instanceId: string) {
+/** In-root paths of one instance's post-install state. */
+export function postInstallFiles(instanceId: string) {
   return {
-    scriptDir: join(paths.stateDir, 'post-install'),
-    script: join(paths.stateDir, 'post-install', `${instanceId}.sh`),
-    markerDir: join(paths.stateDir, 'instances', instanceId),
-    marker: join(paths.stateDir, 'instances', instanceId, 'post-install.done'),
-    log: join(paths.logDir, 'post-install.log'),
-    disabled: join(paths.etcDir, 'post-install.disabled'),
-    trusted: join(paths.etcDir, 'trusted-instances'),
+    scriptDir: `${PATHS.stateDir}/post-install`,
+    script: `${PATHS.stateDir}/post-install/${instanceId}.sh`,
+    instancesDir: `${PATHS.stateDir}/instances`,
+    markerDir: `${PATHS.stateDir}/instances/${instanceId}`,
+    marker: `${PATHS.stateDir}/instances/${instanceId}/post-install.done`,
+    log: PATHS.postInstallLog,
+    disabled: PATHS.postInstallDisabled,
+    trusted: PATHS.trustedInstances,
   };
 }
 
-/** Why the script must not run now, or undefined when it should. Checks cheapest and most global first. */
-function skipReason(opts: PostInstallOptions, paths: AgentPaths): string | undefined {
-  const f = postInstallFiles(paths, opts.instanceId);
+export function scriptSha256(script: string): string {
+  return createHash('sha256').update(script).digest('hex');
+}
+
+/**
+ * Why the script must not run now, or undefined when it should. Checks cheapest and most global first.
+ * The CD chooses the mode, but it cannot unbind what already ran: an id that ran once stays bound to
+ * its mode and script (instance ids are not secret, so replaying one must not buy a new root script).
+ */
+export function skipReason(opts: Pick<PostInstallOptions, 'fs' | 'mode' | 'instanceId' | 'script'>): string | undefined {
+  const { fs } = opts;
+  const f = postInstallFiles(opts.instanceId);
+  const sha = scriptSha256(opts.script);
   if (opts.mode === 'disabled') return 'post-install mode is disabled in the context';
-  if (existsSync(f.disabled)) return `disabled by ${f.disabled}`;
-  if (existsSync(f.trusted)) {
-    const trusted = readTrustedInstances(f.trusted);
-    if (!trusted.has(opts.instanceId)) return `instance ${opts.instanceId} is not listed in ${f.trusted}`;
+  if (fs.kind(f.disabled) !== 'absent') return `disabled by ${fs.host(f.disabled)}`;
+  if (fs.kind(f.trusted) !== 'absent') {
+    // Fail closed: a pin file that cannot be read (a link, a FIFO) pins everything out.
+    const text = fs.readFileIfRegular(f.trusted, { maxBytes: 1024 * 1024 })?.toString('utf8');
+    if (text === undefined) return `${fs.host(f.trusted)} is not a regular file: no instance is trusted`;
+    const pins = parseTrustedInstances(text);
+    if (!pins.has(opts.instanceId)) return `instance ${opts.instanceId} is not listed in ${fs.host(f.trusted)}`;
+    const pinned = pins.get(opts.instanceId);
+    if (pinned && pinned !== sha) return `instance ${opts.instanceId}: the script's sha256 ${sha} is not the one pinned in ${fs.host(f.trusted)} (${pinned})`;
   }
-  if (opts.root !== '/') return 'not running post-install inside an image root';
-  if (opts.mode === 'per-instance') {
-    const done = readMarker(f.marker);
-    if (done) {
-      const how = done.timedOut ? 'timed out' : done.signal ? `killed by ${done.signal}` : `exit ${done.exitCode}`;
-      return `already ran for instance ${opts.instanceId} at ${done.finishedAt} (${how})`;
+  if (!fs.isLive) return 'not running post-install inside an image root';
+  const done = readMarker(fs, f.marker);
+  if (done) {
+    const how = done.timedOut ? 'timed out' : done.signal ? `killed by ${done.signal}` : `exit ${done.exitCode}`;
+    if (done.mode !== 'per-boot') {
+      const asked = opts.mode === 'per-boot' ? '; a context cannot switch an instance that already ran to per-boot' : '';
+      return `already ran for instance ${opts.instanceId} at ${done.finishedAt} (${how})${asked}`;
+    }
+    if (done.sha256 !== undefined && done.sha256 !== sha) {
+      return `instance ${opts.instanceId} ran another script (sha256 ${done.sha256}); a changed script needs a new instance id`;
     }
   }
   if (opts.script.trim() === '') return 'post-install script is empty';
   return undefined;
 }
 
-/** One instance id per line; blank lines and # comments ignored. */
-export function readTrustedInstances(file: string): Set<string> {
-  const ids = new Set<string>();
-  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+/**
+ * trusted-instances: one instance id per line, optionally followed by the sha256 of the only script it
+ * may run (`web01 sha256:<64 hex>` or `web01 <64 hex>`); blank lines and # comments ignored.
+ */
+export function parseTrustedInstances(text: string): Map<string, string | undefined> {
+  const pins = new Map<string, string | undefined>();
+  for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
-    if (line) ids.add(line);
+    if (!line) continue;
+    const [id, hash] = line.split(/\s+/);
+    const m = hash ? /^(?:sha256:)?([0-9a-fA-F]{64})$/.exec(hash) : null;
+    // A malformed hash pins the id to nothing: better no script than the wrong one.
+    pins.set(id!, hash ? (m ? m[1]!.toLowerCase() : 'invalid') : undefined);
   }
-  return ids;
+  return pins;
 }
 
-export function readMarker(file: string): PostInstallMarker | undefined {
+export function readMarker(fs: RootFs, marker: string): PostInstallMarker | undefined {
+  // A marker we cannot read or parse still says "it ran": never run a per-instance script twice.
+  const ran: PostInstallMarker = { exitCode: null, signal: null, timedOut: false, finishedAt: 'unknown time', durationMs: 0, mode: 'per-instance' };
+  let text: string | undefined;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as PostInstallMarker;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    // A marker we cannot parse still says "it ran": never run a per-instance script twice.
-    return { exitCode: null, signal: null, timedOut: false, finishedAt: 'unknown time', durationMs: 0, mode: 'per-instance' };
+    if (fs.kind(marker) === 'absent') return undefined;
+    text = fs.readFileIfRegular(marker, { maxBytes: 64 * 1024 })?.toString('utf8');
+  } catch {
+    return ran;
+  }
+  if (text === undefined) return ran;
+  try {
+    const r = MarkerSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : ran;
+  } catch {
+    return ran;
   }
 }
 
 export async function runPostInstall(opts: PostInstallOptions): Promise<PostInstallResult> {
-  const paths = opts.paths ?? agentPaths(opts.root);
+  const { fs } = opts;
   const log = opts.logger.child({ step: 'post-install' });
   assertSafeInstanceId(opts.instanceId);
-  const reason = skipReason(opts, paths);
+  const reason = skipReason(opts);
   if (reason) {
     log.info({ reason }, 'post-install skipped');
     return { ran: false, skippedReason: reason, timedOut: false, durationMs: 0 };
   }
-  const f = postInstallFiles(paths, opts.instanceId);
+  const f = postInstallFiles(opts.instanceId);
   const timeoutSec = clampTimeout(opts.timeoutSec, log);
   if (opts.dryRun) {
-    const why = `dry run: would run ${f.script} (${opts.mode}, timeout ${timeoutSec} s)`;
+    const why = `dry run: would run ${fs.host(f.script)} (${opts.mode}, timeout ${timeoutSec} s)`;
     log.info(why);
     return { ran: false, skippedReason: why, timedOut: false, durationMs: 0 };
   }
 
-  ensureDir(f.scriptDir, 0o700);
-  writeFileAtomic(f.script, opts.script, 0o700);
-  ensureDir(paths.logDir, 0o750);
+  fs.ensureDir(PATHS.stateDir, 0o700);
+  fs.ensureDir(f.scriptDir, 0o700);
+  const script = fs.writeFileAtomic(f.script, opts.script, 0o700);
   const env = buildEnv(opts.env);
   const bash = findBash();
 
-  const logFd = openSync(f.log, 'a', 0o600);
+  const { fd: logFd, host: logHost } = openLog(fs, f.log);
   const startedAt = new Date();
   writeAll(logFd, `\n===== post-install instance=${opts.instanceId} mode=${opts.mode} timeout=${timeoutSec}s started ${startedAt.toISOString()} =====\n`);
-  const tail = new LogTail(f.log, fstatSync(logFd).size, log);
+  const tail = new LogTail(logHost, fstatSync(logFd).size, log);
   const t0 = performance.now();
-  log.info({ script: f.script, log: f.log, timeoutSec }, 'running post-install');
+  log.info({ script, log: logHost, timeoutSec }, 'running post-install');
 
   let outcome: { code: number | null; signal: NodeJS.Signals | null; timedOut: boolean };
   try {
-    outcome = await runGroup(bash, [f.script], env, logFd, timeoutSec * 1000, opts.killGraceMs ?? KILL_GRACE_MS, opts.signal, log);
+    outcome = await runGroup(bash, [script], env, logFd, timeoutSec * 1000, opts.killGraceMs ?? KILL_GRACE_MS, opts.signal, log);
   } catch (err) {
     closeSync(logFd);
     tail.stop();
@@ -166,16 +205,43 @@ export async function runPostInstall(opts: PostInstallOptions): Promise<PostInst
     finishedAt: new Date().toISOString(),
     durationMs,
     mode: opts.mode,
+    sha256: scriptSha256(opts.script),
   };
-  ensureDir(f.markerDir, 0o700);
-  writeFileAtomic(f.marker, `${JSON.stringify(marker)}\n`, 0o600);
+  fs.ensureDir(f.instancesDir, 0o700);
+  fs.ensureDir(f.markerDir, 0o700);
+  fs.writeFileAtomic(f.marker, `${JSON.stringify(marker)}\n`, 0o600);
 
-  const result: PostInstallResult = { ran: true, timedOut: outcome.timedOut, durationMs, scriptPath: f.script, logFile: f.log };
+  const result: PostInstallResult = { ran: true, timedOut: outcome.timedOut, durationMs, scriptPath: script, logFile: logHost };
   if (outcome.code !== null) result.exitCode = outcome.code;
   if (outcome.signal !== null) result.signal = outcome.signal;
   const ok = outcome.code === 0 && !outcome.timedOut;
   log[ok ? 'info' : 'warn']({ exitCode: outcome.code, signal: outcome.signal, timedOut: outcome.timedOut, durationMs }, `post-install ${how}`);
   return result;
+}
+
+/**
+ * The log holds the script's output, secrets included: it goes only into a real, root-owned directory
+ * nobody else can write to, into a regular file opened without following a link.
+ */
+function openLog(fs: RootFs, log: string): { fd: number; host: string } {
+  const dir = fs.ensureDir(PATHS.logDir, 0o750);
+  const st = fs.lstat(PATHS.logDir)!;
+  const uid = process.getuid?.() ?? 0;
+  if (st.uid !== uid) throw new FsError(`${dir}: owned by uid ${st.uid}, not ${uid}; refusing to write the post-install log there`, { code: 'EPERM', path: dir });
+  const host = fs.host(log);
+  let fd: number;
+  try {
+    fd = openSync(host, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FsError(`${host}: ${code === 'ELOOP' ? 'a symbolic link where the log file is expected' : (e as Error).message}; refusing to write the post-install log`, { code, path: host, cause: e });
+  }
+  const fst = fstatSync(fd);
+  if (!fst.isFile() || fst.nlink > 1) {
+    closeSync(fd);
+    throw new FsError(`${host}: not a plain regular file (${fst.isFile() ? `${fst.nlink} hard links` : 'special file'}); refusing to write the post-install log`, { code: 'ENOTREG', path: host });
+  }
+  return { fd, host };
 }
 
 function clampTimeout(sec: number, log: Logger): number {
@@ -339,7 +405,7 @@ class LogTail {
   private pump(final: boolean): void {
     let fd: number;
     try {
-      fd = openSync(this.file, 'r');
+      fd = openSync(this.file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch {
       return;
     }
