@@ -10,7 +10,8 @@ import { mulberry32 } from './prng.js';
 import { writeIso } from '../../lib/iso9660/index.js';
 
 export const REPO = join(import.meta.dirname, '../..');
-export const BIN = join(REPO, 'dist/contextualization');
+/** The agent under test; CONTEXTUALIZATION_BIN runs the suites against another build (e.g. an older commit's). */
+export const BIN = process.env.CONTEXTUALIZATION_BIN ?? join(REPO, 'dist/contextualization');
 export const MAC0 = '52:54:00:12:34:56';
 export const SNOOZE_MAC = '00:16:c0:a8:7a:11'; // -> 192.168.122.17
 
@@ -121,7 +122,8 @@ export function snapshot(root: string): Record<string, string> {
       const k = p.slice(root.length);
       if (st.isSymbolicLink()) out[k] = `link:${readlinkSync(p)}`;
       else if (st.isDirectory()) { out[k] = `dir:${st.mode}`; walk(p); }
-      else out[k] = `file:${st.mode.toString(8)}:${readFileSync(p, 'base64')}`;
+      else if (st.isFile()) out[k] = `file:${st.mode.toString(8)}:${readFileSync(p, 'base64')}`;
+      else out[k] = `special:${st.mode.toString(8)}:${st.rdev}`; // FIFO, device, socket: never opened
     }
   };
   walk(root);
