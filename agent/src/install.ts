@@ -62,16 +62,7 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
   const force = opts.force ?? false;
 
   // Decide everything first: with a conflict and no --force, nothing is changed at all.
-  const files: { path: string; content: string; mode: number }[] = [];
-  const links: { path: string; target: string }[] = [];
-  if (initSystem === 'systemd') {
-    files.push({ path: `/etc/systemd/system/${LOCAL_UNIT_NAME}`, content: LOCAL_UNIT, mode: 0o644 });
-    files.push({ path: `/etc/systemd/system/${FINAL_UNIT_NAME}`, content: FINAL_UNIT, mode: 0o644 });
-    links.push({ path: `/etc/systemd/system/sysinit.target.wants/${LOCAL_UNIT_NAME}`, target: `/etc/systemd/system/${LOCAL_UNIT_NAME}` });
-    links.push({ path: `/etc/systemd/system/multi-user.target.wants/${FINAL_UNIT_NAME}`, target: `/etc/systemd/system/${FINAL_UNIT_NAME}` });
-  } else if (initSystem === 'sysv') {
-    files.push({ path: '/etc/init.d/contextualization', content: SYSV_INIT_SCRIPT, mode: 0o755 });
-  }
+  const { files, links } = installTargets(initSystem);
   const conflicts = [
     ...files.filter((f) => differs(fs, f.path, f.content)).map((f) => `${fs.host(f.path)} exists with other content`),
     ...links.filter((l) => linkConflict(fs, l.path, l.target)).map((l) => `${fs.host(l.path)} exists and is not a link to ${l.target}`),
@@ -90,6 +81,21 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
   const changed = actions.some((a) => a.action !== 'unchanged' && a.action !== 'note');
   for (const a of actions) opts.logger?.info({ path: a.path, action: a.action, detail: a.detail }, `install: ${a.action} ${a.path}`);
   return { initSystem, actions, changed };
+}
+
+/** Every file and link `install` writes for an init system (besides the binary and rc.local). */
+export function installTargets(initSystem: InitSystem): { files: { path: string; content: string; mode: number }[]; links: { path: string; target: string }[] } {
+  const files: { path: string; content: string; mode: number }[] = [];
+  const links: { path: string; target: string }[] = [];
+  if (initSystem === 'systemd') {
+    files.push({ path: `/etc/systemd/system/${LOCAL_UNIT_NAME}`, content: LOCAL_UNIT, mode: 0o644 });
+    files.push({ path: `/etc/systemd/system/${FINAL_UNIT_NAME}`, content: FINAL_UNIT, mode: 0o644 });
+    links.push({ path: `/etc/systemd/system/sysinit.target.wants/${LOCAL_UNIT_NAME}`, target: `/etc/systemd/system/${LOCAL_UNIT_NAME}` });
+    links.push({ path: `/etc/systemd/system/multi-user.target.wants/${FINAL_UNIT_NAME}`, target: `/etc/systemd/system/${FINAL_UNIT_NAME}` });
+  } else if (initSystem === 'sysv') {
+    files.push({ path: '/etc/init.d/contextualization', content: SYSV_INIT_SCRIPT, mode: 0o755 });
+  }
+  return { files, links };
 }
 
 /** The single executable when running as one (SEA); under plain node, process.execPath is node itself. */

@@ -11,6 +11,9 @@ import type { Facts } from '../plan/planner.js';
 
 const FACT_MAX_BYTES = 4 * 1024 * 1024;
 
+/** Every file of the target read as a fact (besides the backends' own directories). */
+export const FACT_PATHS = ['/etc/hosts', '/root/.ssh/authorized_keys', '/etc/resolv.conf'] as const;
+
 export function gatherFacts(fs: RootFs, sys: SystemView, renderers: readonly NetworkRenderer[], declared?: SystemNic[]): Facts {
   const nics = declared?.length ? declared : listNics(fs.root);
   const symlinkTarget = fs.readlink('/etc/resolv.conf');
