@@ -98,6 +98,7 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     }
     const b = backup(fs, f.path);
     if (b) result.backups.push(b);
+    if (f.dirMode !== undefined) fs.mkdirs(f.path.slice(0, f.path.lastIndexOf('/')) || '/', f.dirMode);
     fs.writeFileAtomic(f.path, next, f.mode);
     result.written.push(f.path);
     logger.debug({ path: f.path, reason: f.reason }, 'wrote');

@@ -12,6 +12,8 @@ export interface PlannedFile {
   reason: string;
   /** Content never printed (--dry-run, logs): private keys and the like. */
   secret?: boolean;
+  /** Mode of the file's directory when the applier has to create it (default 0755), e.g. 0700 for /root/.ssh. */
+  dirMode?: number;
 }
 
 export interface PlannedCommand {

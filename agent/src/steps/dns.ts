@@ -46,7 +46,7 @@ export function planDns(dns: Dns, backend: BackendName, state: ResolvConfState):
       mode: 0o644,
       reason: 'DNS servers for systemd-resolved',
     });
-    plan.commands.push({ argv: ['systemctl', 'try-reload-or-restart', 'systemd-resolved.service'], reason: 'reload resolved', when: 'live', required: false });
+    plan.commands.push({ argv: ['systemctl', 'try-reload-or-restart', 'systemd-resolved.service'], reason: 'reload resolved', when: 'live', required: false, requiresActive: 'systemd-resolved.service' });
     return plan;
   }
   if (owner === 'resolvconf') {

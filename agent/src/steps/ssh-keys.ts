@@ -23,6 +23,6 @@ export function planAuthorizedKeys(keys: string[], current: string | undefined):
   const content = out.length ? `${out.join('\n')}\n` : '';
   if (content === text) return plan;
   if (current === undefined && keys.length === 0) return plan;
-  plan.files.push({ path: '/root/.ssh/authorized_keys', content, mode: 0o600, reason: `${keys.length} root SSH key(s) from the context` });
+  plan.files.push({ path: '/root/.ssh/authorized_keys', content, mode: 0o600, dirMode: 0o700, reason: `${keys.length} root SSH key(s) from the context` });
   return plan;
 }
