@@ -126,3 +126,13 @@ describe('decide', () => {
       .toEqual({ action: 'keep-previous', reason: 'context refused; keeping the static network config applied for instance old on t0' });
   });
 });
+
+describe('readable logs at boot', () => {
+  it('a record becomes one plain line; under the journal with its syslog priority', async () => {
+    const { plainLine } = await import('../../agent/src/log.js');
+    const rec = JSON.stringify({ level: 40, time: 1, pid: 2, hostname: 'h', name: 'contextualization', step: 'discover', msg: 'cannot mount\nthe CD', device: '/dev/sr0', why: 'no iso9660 driver' });
+    expect(plainLine(rec, true)).toBe('<4>discover: cannot mount | the CD (device=/dev/sr0 why="no iso9660 driver")');
+    expect(plainLine(rec, false)).toBe('warn: discover: cannot mount | the CD (device=/dev/sr0 why="no iso9660 driver")');
+    expect(plainLine(JSON.stringify({ level: 50, msg: 'x' }), true)).toBe('<3>x');
+  });
+});
