@@ -98,6 +98,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
   // 1. Validate everything before touching anything.
   const files = plan.files.map((f) => ({ f, host: inRoot(root, f.path) }));
   const removals = plan.remove.map((p) => ({ path: p, host: inRoot(root, p) }));
+  const discards = (plan.discard ?? []).map((d) => ({ path: d.path, host: inRoot(root, d.path) }));
+  for (const { path, host } of discards) {
+    if (lstatSync(host, { throwIfNoEntry: false })?.isDirectory()) throw new ApplyError(`refusing to delete ${path}: it is a directory`);
+  }
   const seen = new Set<string>();
   for (const { f } of files) {
     if (seen.has(f.path)) throw new ApplyError(`plan writes ${f.path} twice`);
@@ -107,13 +111,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 
   // 2+3. Back up, then write each changed file atomically.
   files.forEach(({ f, host }, i) => {
-    const next = Buffer.from(f.content);
+    const next = Buffer.from(f.content, f.encoding ?? 'utf8');
     const old = current[i];
     if (old && old.equals(next) && (lstatSync(host).mode & 0o7777) === f.mode) {
       result.unchanged.push(f.path);
       return;
     }
-    const b = backup(root, f.path, host);
+    const b = f.secret ? undefined : backup(root, f.path, host);
     if (b) result.backups.push(b);
     writeFileAtomic(host, next, { mode: f.mode });
     result.written.push(f.path);
@@ -125,6 +129,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     if (!exists(host)) continue;
     const b = backup(root, path, host);
     if (b) result.backups.push(b);
+    unlinkSync(host);
+    result.removed.push(path);
+  }
+
+  // Another machine's identity files: no backup (a copy of a shared secret or lease helps nobody).
+  for (const { path, host } of discards) {
+    if (!lstatSync(host, { throwIfNoEntry: false })) continue;
     unlinkSync(host);
     result.removed.push(path);
   }

@@ -10,6 +10,19 @@ export interface PlannedFile {
   mode: number;
   /** One short line for --dry-run and the log. */
   reason: string;
+  /**
+   * A secret (private host key, random seed): --dry-run shows its size, never its content, and the
+   * file it replaces is not copied to the backups (a backup would be one more copy of a secret).
+   */
+  secret?: boolean;
+  /** How `content` is encoded: 'base64' for binary files (a random seed). Default utf8. */
+  encoding?: 'utf8' | 'base64';
+}
+
+/** A file inherited from another machine (its leases, DUID, old host keys): deleted, without a backup. */
+export interface PlannedDiscard {
+  path: string;
+  reason: string;
 }
 
 export interface PlannedCommand {
@@ -30,6 +43,8 @@ export interface Plan {
   /** Files the agent owns from an earlier run that the new plan no longer needs. */
   remove: string[];
   commands: PlannedCommand[];
+  /** Inherited identity files to delete (a new instance only; never the user's configuration). */
+  discard?: PlannedDiscard[];
   /** Non-fatal findings worth a log line (e.g. a route deletion a backend cannot express). */
   notes: string[];
 }
@@ -44,6 +59,7 @@ export function mergePlans(...plans: Plan[]): Plan {
     out.files.push(...p.files);
     out.remove.push(...p.remove);
     out.commands.push(...p.commands);
+    if (p.discard?.length) (out.discard ??= []).push(...p.discard);
     out.notes.push(...p.notes);
   }
   return out;
