@@ -22,7 +22,9 @@ export interface RootView {
 }
 
 export function rootView(root: string): RootView {
-  const host = (path: string) => resolveInRoot(root, path);
+  const host = (path: string) => {
+    try { return resolveInRoot(root, path); } catch { return undefined; } // ENOTDIR, EACCES: not there for us
+  };
   return {
     readFile: (path) => {
       const h = host(path);
