@@ -22,6 +22,9 @@ want xmllint libxml2-utils
 want systemd-analyze systemd
 want qemu-aarch64 qemu-user
 want /usr/bin/time time
+want growpart cloud-guest-utils   # test/identity/grow-root-loop.test.ts: grow a partition
+want sfdisk fdisk
+want xfs_growfs xfsprogs
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need_apt+=(libc6-arm64-cross libstdc++6-arm64-cross)
 [ -d /usr/share/libvirt/schemas ] || need_apt+=(libvirt-clients)
 [ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || need_apt+=(linux-image-amd64)

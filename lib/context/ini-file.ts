@@ -9,8 +9,8 @@
  */
 import ini from 'ini';
 import type { Problems } from './errors.js';
-import type { Cidr, NicConfig, NicMatch, PostInstallMode } from './model.js';
-import { CONTEXT_PATHS } from './model.js';
+import type { Cidr, IdentityKey, NicConfig, NicMatch, PostInstallMode } from './model.js';
+import { CONTEXT_PATHS, IDENTITY_KEYS } from './model.js';
 import { LIMITS } from './limits.js';
 import { readLines } from './text.js';
 import {
@@ -27,6 +27,7 @@ const SECTION_KEYS = {
   context: ['version', 'instance_id', 'hostname', 'post_install', 'post_install_timeout'],
   nic: ['method', 'address', 'gateway', 'broadcast', 'ipv6', 'ipv6_gateway', 'mtu'],
   dns: ['nameservers', 'search', 'domain'],
+  identity: IDENTITY_KEYS,
 } as const;
 type SectionKind = keyof typeof SECTION_KEYS;
 
@@ -54,6 +55,8 @@ export interface IniFile {
   postInstallTimeoutSec?: number;
   nics: IniNic[];
   dns: { nameservers?: string[]; search?: string[]; domain?: string };
+  /** `[identity]` items set to `no`. */
+  identity?: Partial<Record<IdentityKey, false>>;
   /** "section.key" -> line, for problems found later. */
   keyLines: Map<string, number>;
 }
@@ -97,7 +100,7 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
       let kind: SectionKind | undefined;
       let match: NicMatch | undefined;
       let id: string;
-      if (name === 'context' || name === 'dns') {
+      if (name === 'context' || name === 'dns' || name === 'identity') {
         kind = name;
         id = name;
       } else {
@@ -105,7 +108,7 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
         if (!nic) {
           problems.add(FILE, where, text,
             /^nic\b/.test(name) ? 'NIC sections are written [nic "52:54:00:12:34:56"] or [nic "eth1"] (quoted)'
-              : 'unknown section (known: [context], [nic "MAC or name"], [dns])');
+              : 'unknown section (known: [context], [nic "MAC or name"], [dns], [identity])');
           continue;
         }
         const m = nicMatchOf(nic[1]!);
@@ -213,6 +216,13 @@ export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
         const t = intInRange(timeout, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max);
         if (typeof t === 'string') bad('post_install_timeout', `seconds ${t}`);
         else out.postInstallTimeoutSec = t;
+      }
+    } else if (sec.kind === 'identity') {
+      for (const k of IDENTITY_KEYS) {
+        const v = str(k);
+        if (v === undefined || v === 'yes') continue;
+        if (v === 'no') (out.identity ??= {})[k] = false;
+        else bad(k, 'must be yes or no');
       }
     } else if (sec.kind === 'dns') {
       const ns = str('nameservers');
@@ -325,12 +335,13 @@ export interface IniValues {
   postInstallMode?: PostInstallMode;
   postInstallTimeoutSec?: number;
   nics: NicConfig[];
+  identity?: Partial<Record<IdentityKey, false>>;
 }
 
 /** Whether a model needs context.ini at all (Snooze-only contexts do not). */
 export function needsIni(v: IniValues): boolean {
   return v.instanceId !== undefined || v.hostname !== undefined || v.postInstallMode !== undefined
-    || v.postInstallTimeoutSec !== undefined || v.nics.length > 0;
+    || v.postInstallTimeoutSec !== undefined || v.nics.length > 0 || Object.keys(v.identity ?? {}).length > 0;
 }
 
 export function serializeIniFile(v: IniValues): string {
@@ -352,5 +363,7 @@ export function serializeIniFile(v: IniValues): string {
     }
     if (nic.mtu !== undefined) lines.push(`mtu = ${nic.mtu}`);
   }
+  const keep = IDENTITY_KEYS.filter((k) => v.identity?.[k] === false);
+  if (keep.length) lines.push('', '[identity]', ...keep.map((k) => `${k} = no`));
   return `${lines.join('\n')}\n`;
 }

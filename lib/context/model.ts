@@ -92,6 +92,13 @@ export interface PostInstall {
   timeoutSec: number;
 }
 
+/**
+ * What a new instance renews (docs/clone-identity.md). `[identity]` in context.ini and
+ * /etc/contextualization/identity.conf can only opt out: `key = no` keeps that item as the image has it.
+ */
+export const IDENTITY_KEYS = ['new_machine_id', 'new_ssh_host_keys', 'new_dhcp_identity', 'new_random_seed', 'grow_root'] as const;
+export type IdentityKey = (typeof IDENTITY_KEYS)[number];
+
 export interface Context {
   /** Format version of the extension file; 1 today. Snooze-only contexts are version 1 too. */
   version: 1;
@@ -108,6 +115,8 @@ export interface Context {
   postInstall?: PostInstall;
   /** OpenSSH public key lines for root. */
   authorizedKeys: string[];
+  /** `[identity]` opt-outs: the items set to `no` (false). Absent = renew everything on a new instance. */
+  identity?: Partial<Record<IdentityKey, false>>;
 }
 
 /** Raw context content: relative POSIX path -> bytes. The ISO reader and directory reader both produce this. */

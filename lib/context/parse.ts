@@ -66,6 +66,7 @@ export function parseContext(files: ContextFiles): Context {
   ctx.routes = routes.map((r) => r.route);
   if (ini.instanceId !== undefined) ctx.instanceId = ini.instanceId;
   if (ini.hostname !== undefined) ctx.hostname = ini.hostname;
+  if (ini.identity) ctx.identity = ini.identity;
 
   const piBuf = get(CONTEXT_PATHS.postInstall);
   const iniAt = (k: string) => `line ${ini.keyLines.get(`context.${k}`)}: context.${k}`;

@@ -33,6 +33,7 @@ export function serializeContext(ctx: Context): ContextFiles {
   const ini: IniValues = { nics: ctx.nics };
   if (ctx.instanceId !== undefined) ini.instanceId = ctx.instanceId;
   if (ctx.hostname !== undefined) ini.hostname = ctx.hostname;
+  if (ctx.identity) ini.identity = ctx.identity;
   const pi = ctx.postInstall;
   if (pi && pi.mode !== 'per-instance') ini.postInstallMode = pi.mode;
   if (pi && pi.timeoutSec !== DEFAULT_POST_INSTALL_TIMEOUT_SEC) ini.postInstallTimeoutSec = pi.timeoutSec;

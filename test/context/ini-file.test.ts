@@ -69,8 +69,8 @@ describe('common/context.ini: refused input, exact messages', () => {
     ['[context]\na.b = 1', 'common/context.ini: line 2 = "a.b = 1": not a [section], key = value, # comment or blank line'],
     ['[context]\ngarbage', 'common/context.ini: line 2 = "garbage": not a [section], key = value, # comment or blank line'],
     ['hostname = web01', 'common/context.ini: line 1: hostname = "web01": key outside a section (start with [context])'],
-    ['[network]\nfoo = 1', 'common/context.ini: line 1 = "[network]": unknown section (known: [context], [nic "MAC or name"], [dns])'],
-    ['[context.sub]', 'common/context.ini: line 1 = "[context.sub]": unknown section (known: [context], [nic "MAC or name"], [dns])'],
+    ['[network]\nfoo = 1', 'common/context.ini: line 1 = "[network]": unknown section (known: [context], [nic "MAC or name"], [dns], [identity])'],
+    ['[context.sub]', 'common/context.ini: line 1 = "[context.sub]": unknown section (known: [context], [nic "MAC or name"], [dns], [identity])'],
     ['[nic eth0]\naddress = 10.0.0.5/8', 'common/context.ini: line 1 = "[nic eth0]": NIC sections are written [nic "52:54:00:12:34:56"] or [nic "eth1"] (quoted)'],
     ['[nic "01:00:5e:00:00:01"]', 'common/context.ini: line 1 = "01:00:5e:00:00:01": multicast MAC (first octet is odd): never the address of a NIC'],
     ['[nic "eth/0"]', 'common/context.ini: line 1 = "eth/0": not a MAC address nor an interface name: interface name must be 1-15 characters of A-Z a-z 0-9 _ . - (not starting with . _ -)'],
@@ -98,7 +98,7 @@ describe('common/context.ini: refused input, exact messages', () => {
 
   it('reports a key of a bad section once (the section), not each key', () => {
     expect(ini('[bogus]\na = 1\nb = 2\n[context]\nhostname = ok\n')).toEqual([
-      'common/context.ini: line 1 = "[bogus]": unknown section (known: [context], [nic "MAC or name"], [dns])',
+      'common/context.ini: line 1 = "[bogus]": unknown section (known: [context], [nic "MAC or name"], [dns], [identity])',
     ]);
   });
 

@@ -72,6 +72,9 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 
   // 1. Validate everything before touching anything: each path maps into the root, nothing but a
   //    regular file or a link sits where a file goes, no path is written twice.
+  for (const d of plan.discard ?? []) {
+    if (fs.kind(d.path) === 'dir') throw new FsError(`${fs.host(d.path)}: a directory where an inherited identity file was expected; not deleted`, { code: 'EISDIR', path: fs.host(d.path) });
+  }
   const seen = new Set<string>();
   for (const f of plan.files) {
     if (seen.has(f.path)) throw new ApplyError(`plan writes ${f.path} twice`);
@@ -90,13 +93,13 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
 
   // 2+3. Back up, then write each changed file atomically.
   plan.files.forEach((f, i) => {
-    const next = Buffer.from(f.content);
+    const next = Buffer.from(f.content, f.encoding ?? 'utf8');
     const old = current[i];
     if (old && old.equals(next) && ((fs.lstat(f.path)?.mode ?? 0) & 0o7777) === f.mode) {
       result.unchanged.push(f.path);
       return;
     }
-    const b = backup(fs, f.path);
+    const b = f.secret ? undefined : backup(fs, f.path);
     if (b) result.backups.push(b);
     if (f.dirMode !== undefined) fs.mkdirs(f.path.slice(0, f.path.lastIndexOf('/')) || '/', f.dirMode);
     fs.writeFileAtomic(f.path, next, f.mode);
@@ -111,6 +114,11 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     if (b) result.backups.push(b);
     fs.remove(path);
     result.removed.push(path);
+  }
+
+  // Another machine's identity files: no backup (a copy of a shared secret or lease helps nobody).
+  for (const d of plan.discard ?? []) {
+    if (fs.remove(d.path)) result.removed.push(d.path);
   }
 
   // 5. Commands, only on the live system, and only when the service they talk to is already running.

@@ -82,10 +82,11 @@ export function formatPlan(plan: Plan): string {
   const out: string[] = [];
   for (const f of plan.files) {
     out.push(`=== write ${f.path} (mode ${f.mode.toString(8).padStart(4, '0')}): ${f.reason}`);
-    if (f.secret) out.push(`(${Buffer.byteLength(f.content)} bytes, secret: not shown)`);
+    if (f.secret) out.push(`(${Buffer.byteLength(f.content, f.encoding ?? 'utf8')} bytes, secret: not shown)`);
     else out.push(f.content.endsWith('\n') ? f.content.slice(0, -1) : f.content);
   }
   for (const p of plan.remove) out.push(`=== remove ${p} (stale file owned by contextualization)`);
+  for (const d of plan.discard ?? []) out.push(`=== delete ${d.path} (no backup): ${d.reason}`);
   for (const c of plan.commands) out.push(`=== run${c.when === 'live' ? ' (live system only)' : ''}: ${JSON.stringify(c.argv)}: ${c.reason}`);
   for (const n of plan.notes) out.push(`=== note: ${n}`);
   return `${out.join('\n')}\n`;

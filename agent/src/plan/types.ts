@@ -10,10 +10,21 @@ export interface PlannedFile {
   mode: number;
   /** One short line for --dry-run and the log. */
   reason: string;
-  /** Content never printed (--dry-run, logs): private keys and the like. */
+  /**
+   * A secret (private host key, random seed): --dry-run shows its size, never its content, and the
+   * file it replaces is not copied to the backups (a backup would be one more copy of a secret).
+   */
   secret?: boolean;
+  /** How `content` is encoded: 'base64' for binary files (a random seed). Default utf8. */
+  encoding?: 'utf8' | 'base64';
   /** Mode of the file's directory when the applier has to create it (default 0755), e.g. 0700 for /root/.ssh. */
   dirMode?: number;
+}
+
+/** A file inherited from another machine (its leases, DUID, old host keys): deleted, without a backup. */
+export interface PlannedDiscard {
+  path: string;
+  reason: string;
 }
 
 export interface PlannedCommand {
@@ -40,6 +51,8 @@ export interface Plan {
   /** Files the agent owns from an earlier run that the new plan no longer needs. */
   remove: string[];
   commands: PlannedCommand[];
+  /** Inherited identity files to delete (a new instance only; never the user's configuration). */
+  discard?: PlannedDiscard[];
   /** Non-fatal findings worth a log line (e.g. a route deletion a backend cannot express). */
   notes: string[];
 }
@@ -54,6 +67,7 @@ export function mergePlans(...plans: Plan[]): Plan {
     out.files.push(...p.files);
     out.remove.push(...p.remove);
     out.commands.push(...p.commands);
+    if (p.discard?.length) (out.discard ??= []).push(...p.discard);
     out.notes.push(...p.notes);
   }
   return out;
