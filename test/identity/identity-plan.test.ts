@@ -101,7 +101,7 @@ describe('a clone of a bookworm image becomes a new machine', () => {
       expect(text).not.toContain(f.content.split('\n')[1] ?? f.content);
       expect(text).toContain(`=== write ${f.path} (mode 0600): `);
     }
-    expect(text).toContain(`(secret, ${RANDOM_SEED_BYTES} bytes: content not shown)`);
+    expect(text).toContain(`(${RANDOM_SEED_BYTES} bytes, secret: not shown)`);
     expect(text).toContain('=== delete /var/lib/NetworkManager/secret_key (no backup): inherited NetworkManager secret: this instance is a new DHCP client');
     expect(text).toContain(`=== write /etc/ssh/ssh_host_ed25519_key.pub (mode 0644): new ssh-ed25519 host key ${p.hostKeys[0]!.fingerprint}`);
     expect(p.plan.files.filter((f) => f.secret).map((f) => f.path)).toEqual([
