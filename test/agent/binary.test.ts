@@ -60,7 +60,7 @@ describe('agent binary on fake roots, every backend detected from the root', () 
       expect(cfg).not.toMatch(/eth0/);
       const status = JSON.parse(read(root, '/run/contextualization/status.json'));
       expect(status.result).toBe('ok');
-      expect(status.stages[0].steps.map((s: { name: string }) => s.name)).toEqual(['find-context', 'parse', 'plan', 'apply']);
+      expect(status.stages[0].steps.map((s: { name: string }) => s.name)).toEqual(['find-context', 'parse', 'plan', 'apply', 'identity']);
       expect(status.stages[0].steps[2].message).toContain(kind);
     });
 

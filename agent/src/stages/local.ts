@@ -19,6 +19,11 @@ import { skipReason } from '../steps/post-install.js';
 import { gatherFacts, rereadNics } from '../system/facts.js';
 import { execa } from 'execa';
 import { decide, type Loaded } from './decide.js';
+import type { Context } from '../../../lib/context/model.js';
+import { mergePlans } from '../plan/types.js';
+import { planGrowRoot } from '../steps/grow-root.js';
+import { planIdentity, systemRandom } from '../steps/identity.js';
+import { gatherGrowRootFacts, gatherIdentityFacts, mergeOptOuts, readIdentityConf, rootView } from '../system/identity-facts.js';
 import { runStage, type RunOptions, type StageContext, type StageResult } from './engine.js';
 import { EXIT, errorLines } from './exit.js';
 
@@ -65,6 +70,7 @@ async function localStage(s: StageContext): Promise<StageResult> {
       if (!opts.dryRun) unpublishContext(fs);
       return { exit: EXIT.applyFailed, instanceId, source };
     }
+    if (outcome.firstBoot) await renewIdentity(s, loaded.ctx);
     if (!opts.dryRun) {
       const record = withNetworkApplied(identifyInstance(previous, instanceId).record, summarize(planned.network, renderer.name, planned.network.nics.some((n) => n.method === 'static') ? 'static' : 'dhcp'));
       writeInstanceRecord(fs, record);
@@ -83,6 +89,8 @@ async function localStage(s: StageContext): Promise<StageResult> {
     rec.add({ name: 'network', result: 'skipped', message: outcome.reason, durationMs: 0, startedAt: new Date().toISOString() });
     return { exit, source };
   }
+  // The first boot of a freshly built image (nothing recorded yet) is a new machine too.
+  if (!previous) await renewIdentity(s, undefined);
   try {
     await rec.run('dhcp-fallback', async () => {
       const choice = chooseFallbackNic(facts.nics);
@@ -153,6 +161,31 @@ async function planWithRetry(s: StageContext, ctx: Parameters<typeof planContext
     if (udevadm) await execa(udevadm, ['settle', '--timeout=10'], { reject: false, timeout: 15_000, stdin: 'ignore' });
     facts.nics = rereadNics(s.fs);
     return planContext(ctx, facts, renderer);
+  }
+}
+
+/**
+ * A new instance on this disk becomes a new machine before any service uses its identity: machine-id,
+ * SSH host keys, DHCP client identity, random seed, and a root filesystem grown to its disk. Failures
+ * are recorded and logged but never stop the network from being configured.
+ */
+async function renewIdentity(s: StageContext, ctx: Context | undefined): Promise<void> {
+  const { fs, rec, log, opts } = s;
+  try {
+    await rec.run('identity', async () => {
+      const view = rootView(fs);
+      const conf = readIdentityConf(view);
+      for (const p of conf.problems) log.warn(p);
+      const optOuts = mergeOptOuts(conf.optOuts, ctx?.identity);
+      const id = planIdentity(gatherIdentityFacts(view), optOuts, systemRandom, ctx?.hostname ? { hostname: ctx.hostname } : {});
+      const plan = fs.isLive ? mergePlans(id.plan, planGrowRoot(gatherGrowRootFacts(view), optOuts)) : id.plan;
+      const msg = await applyPlanned({ plan, network: { nics: [], dns: { nameservers: [], search: [] } } }, s);
+      // Admins compare these on first login: on the console and in status.
+      for (const k of id.hostKeys) opts.out(`contextualization: new SSH host key ${k.fingerprint}`);
+      return { result: 'ok' as const, message: `${id.summary.join('; ')}; ${msg}` };
+    });
+  } catch (e) {
+    for (const l of errorLines(e)) log.error(`identity: ${l}`);
   }
 }
 
