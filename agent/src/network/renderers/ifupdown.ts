@@ -7,8 +7,13 @@
  * whole interface, and `add` fails whenever the route is already there (re-run, ifup after a partial ifdown).
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute, SystemView } from '../types.js';
-import { HEADER, Writer, cidr, dnsCarrier, file, isV6, live, routesOf } from './common.js';
+import { HEADER, Writer, cidr, dnsCarrier, file, isV6, liveVia, routesOf } from './common.js';
 
+/**
+ * Debian's unit that runs `ifup -a` (After=network-pre.target, so after the agent's local stage): ifup
+ * before it would race it, and at boot it brings our stanzas up by itself.
+ */
+export const IFUPDOWN_UNIT = 'networking.service';
 export const IFUPDOWN_PATH = '/etc/network/interfaces.d/50-contextualization';
 const IFUP_BINARIES = ['/sbin/ifup', '/usr/sbin/ifup'];
 
@@ -114,8 +119,8 @@ export const ifupdown: NetworkRenderer = {
     const w = new Writer(IFUPDOWN_PATH);
     const lines = [HEADER, ...net.nics.flatMap((nic) => renderNic(net, nic, w))];
     const commands = net.nics.flatMap((nic) => [
-      live(['ifdown', '--force', nic.name], `take ${nic.name} down before re-reading its config`, false, 30_000),
-      live(['ifup', nic.name], `bring ${nic.name} up with the new config`, false, 60_000),
+      liveVia(IFUPDOWN_UNIT, ['ifdown', '--force', nic.name], `take ${nic.name} down before re-reading its config`, 30_000),
+      liveVia(IFUPDOWN_UNIT, ['ifup', nic.name], `bring ${nic.name} up with the new config`, 60_000),
     ]);
     const notes = net.nics.flatMap((nic) =>
       nic.neverDefault && nic.method === 'dhcp' ? [`ifupdown: the DHCP default route on ${nic.name} is removed after ifup (it exists briefly)`] : [],

@@ -13,9 +13,10 @@ import {
   dnsCarrier,
   file,
   isV6,
-  live,
+  liveVia,
 } from './common.js';
 
+export const NETWORKD_UNIT = 'systemd-networkd.service';
 const DIR = '/etc/systemd/network';
 const PREFIX = '10-contextualization-';
 
@@ -83,8 +84,8 @@ export const networkd: NetworkRenderer = {
       names.length === 0
         ? []
         : [
-            live(['networkctl', 'reload'], 'make networkd read the new .network files', false, 15_000),
-            live(['networkctl', 'reconfigure', ...names], 'apply them to the configured NICs now', false, 15_000),
+            liveVia(NETWORKD_UNIT, ['networkctl', 'reload'], 'make networkd read the new .network files', 15_000),
+            liveVia(NETWORKD_UNIT, ['networkctl', 'reconfigure', ...names], 'apply them to the configured NICs now', 15_000),
           ];
     return { files, commands, notes };
   },

@@ -13,11 +13,12 @@ import {
   deleteRouteNotes,
   dnsCarrier,
   file,
-  live,
+  liveVia,
   nameserversOf,
   routesOf,
 } from './common.js';
 
+export const NM_UNIT = 'NetworkManager.service';
 const DIR = '/etc/NetworkManager/system-connections';
 const PREFIX = 'contextualization-';
 /** Fixed namespace for our name-based UUIDs (random once, never change: it would orphan profiles). */
@@ -131,9 +132,9 @@ export const networkmanager: NetworkRenderer = {
       net.nics.length === 0
         ? []
         : [
-            live(['nmcli', 'connection', 'reload'], 'make NetworkManager read the new profiles', false, 15_000),
+            liveVia(NM_UNIT, ['nmcli', 'connection', 'reload'], 'make NetworkManager read the new profiles', 15_000),
             ...net.nics.map((nic) =>
-              live(['nmcli', 'connection', 'up', 'uuid', connectionUuid(nic)], `activate the profile on ${nic.name}`, false, 60_000),
+              liveVia(NM_UNIT, ['nmcli', 'connection', 'up', 'uuid', connectionUuid(nic)], `activate the profile on ${nic.name}`, 60_000),
             ),
           ];
     return { files, commands, notes };
