@@ -82,37 +82,19 @@ export function sourcesInterfacesD(interfaces: string): boolean {
   });
 }
 
-/** Interfaces that /etc/network/interfaces itself defines (iface/auto/allow-* lines). */
-export function definedInterfaces(interfaces: string): Set<string> {
-  const names = new Set<string>();
-  for (const raw of interfaces.split('\n')) {
-    const words = raw.trim().split(/\s+/);
-    if (words[0] === 'iface' && words[1]) names.add(words[1]);
-    if ((words[0] === 'auto' || words[0]?.startsWith('allow-')) && words.length > 1) words.slice(1).forEach((w) => names.add(w));
-  }
-  return names;
-}
-
 export const ifupdown: NetworkRenderer = {
   name: 'ifupdown',
   owned: [{ dir: '/etc/network/interfaces.d', prefix: '50-contextualization' }],
   detect(sys: SystemView): boolean {
     return sys.exists('/etc/network/interfaces') && IFUP_BINARIES.some((b) => sys.exists(b));
   },
-  inspect(sys: SystemView, net: NetworkConfig): string[] {
+  inspect(sys: SystemView): string[] {
     const interfaces = sys.readFile('/etc/network/interfaces');
     if (interfaces === undefined) return ['ifupdown: /etc/network/interfaces is missing; ifup will not read interfaces.d'];
-    const notes: string[] = [];
-    if (!sourcesInterfacesD(interfaces)) {
-      notes.push(`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`);
-    }
-    const defined = definedInterfaces(interfaces);
-    for (const nic of net.nics) {
-      if (defined.has(nic.name)) {
-        notes.push(`ifupdown: /etc/network/interfaces also defines ${nic.name}; ifup will refuse or mix both definitions`);
-      }
-    }
-    return notes;
+    // The distribution's own stanzas for our NICs are disabled by the plan (distro/ifupdown.ts), not just reported.
+    return sourcesInterfacesD(interfaces)
+      ? []
+      : [`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`];
   },
   render(net: NetworkConfig): RenderResult {
     if (net.nics.length === 0) return { files: [], commands: [], notes: ['ifupdown: no NIC to configure'] };

@@ -19,6 +19,8 @@ import {
 export const NETWORKD_UNIT = 'systemd-networkd.service';
 const DIR = '/etc/systemd/network';
 const PREFIX = '10-contextualization-';
+/** Our drop-in in `<distribution file>.network.d/`: last in the drop-in order, so no other drop-in resets it. */
+export const NETWORKD_DROPIN = '99-contextualization.conf';
 
 export function networkdPath(nic: ResolvedNic): string {
   return `${DIR}/${PREFIX}${nic.name}.network`;
@@ -70,7 +72,10 @@ function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: string[]): strin
 
 export const networkd: NetworkRenderer = {
   name: 'networkd',
-  owned: [{ dir: DIR, prefix: PREFIX }],
+  owned: [
+    { dir: DIR, prefix: PREFIX },
+    { dir: DIR, prefix: NETWORKD_DROPIN, inSubdirs: '.network.d' },
+  ],
   detect(sys: SystemView): boolean {
     return sys.unitEnabled('systemd-networkd.service');
   },

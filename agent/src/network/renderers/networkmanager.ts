@@ -19,6 +19,8 @@ import {
 } from './common.js';
 
 export const NM_UNIT = 'NetworkManager.service';
+/** Our conf.d drop-in (no auto-default profile for our NICs): late in conf.d order, and it only appends. */
+export const NM_CONF_PATH = '/etc/NetworkManager/conf.d/99-contextualization.conf';
 const DIR = '/etc/NetworkManager/system-connections';
 const PREFIX = 'contextualization-';
 /** Fixed namespace for our name-based UUIDs (random once, never change: it would orphan profiles). */
@@ -118,7 +120,10 @@ function routeLine(
 
 export const networkmanager: NetworkRenderer = {
   name: 'networkmanager',
-  owned: [{ dir: DIR, prefix: PREFIX }],
+  owned: [
+    { dir: DIR, prefix: PREFIX },
+    { dir: '/etc/NetworkManager/conf.d', prefix: '99-contextualization' },
+  ],
   detect(sys: SystemView): boolean {
     return sys.unitEnabled('NetworkManager.service');
   },

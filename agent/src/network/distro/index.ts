@@ -1,0 +1,82 @@
+/**
+ * The distribution's own network configuration, for the NICs the context configures: neutralised the
+ * least invasive way the backend in charge allows, and restored everywhere else (another backend's
+ * files, NICs the context no longer configures, the DHCP fallback). Per backend, what and why:
+ * docs/network-backends.md. Pure over the read-only SystemView; every edit is recomputed from the
+ * pristine original (distro/marks.ts), so a run that changes nothing plans files identical to the disk.
+ */
+import type { PlannedFile } from '../../plan/types.js';
+import { MARKER } from '../renderers/common.js';
+import { networkdPath } from '../renderers/networkd.js';
+import type { BackendName, NetworkConfig, ResolvedNic, SystemView } from '../types.js';
+import { ifcfgEdits, ifcfgNic } from './ifcfg.js';
+import { ifupdownDefines, ifupdownEdits } from './ifupdown.js';
+import { networkdDropins, networkdMatches } from './networkd.js';
+import { boundNic, networkManagerEdits } from './networkmanager.js';
+import { restoreOriginal } from './marks.js';
+
+export interface DistroPlan {
+  files: PlannedFile[];
+  notes: string[];
+}
+
+const base = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+/** The networkd file our config for `nic` ends up in: ours directly, or netplan's output for our netplan id. */
+const networkdName = (nic: ResolvedNic): string => base(networkdPath(nic));
+const netplanName = (nic: ResolvedNic): string => `10-netplan-${nic.name}.network`;
+
+/**
+ * Files to write so that only the context configures `net.nics` under `backend`, and the distribution's
+ * configuration is whole again for every other NIC. `rendered` is the backend's own output: where a
+ * distribution file has the very path we write (ifcfg-eth0), the returned file replaces the rendered one.
+ *
+ * For the planner: merge these after dropping writes over foreign files (they are meant to edit the
+ * distribution's files), replacing rendered files of the same path. For the DHCP fallback or a disabled
+ * agent pass `{ nics: [] }`: everything is restored.
+ */
+export function planDistroConfig(sys: SystemView, backend: BackendName, net: NetworkConfig, rendered: readonly PlannedFile[]): DistroPlan {
+  const owned = net.nics;
+  const on = (...backends: BackendName[]): readonly ResolvedNic[] => (backends.includes(backend) ? owned : []);
+  const files = [
+    ...ifupdownEdits(sys, on('ifupdown')),
+    ...(backend === 'networkd' ? networkdDropins(sys, owned, networkdName) : []),
+    ...(backend === 'netplan' ? networkdDropins(sys, owned, netplanName) : []),
+    ...networkManagerEdits(sys, on('networkmanager')),
+    ...ifcfgEdits(sys, on('networkmanager', 'ifcfg'), backend === 'ifcfg' ? rendered : []),
+  ];
+  const notes: string[] = [];
+  if (backend === 'netplan' && owned.length > 0 && !sys.exists('/run/systemd/network')) {
+    notes.push("netplan: no generated networkd files to check yet (image root); the next live run keeps the distribution's definitions off the context's NICs");
+  }
+  return { files, notes };
+}
+
+/**
+ * Whether the distribution's own configuration (as restored) already brings `nic` up under `backend`:
+ * then the DHCP fallback needs no file of ours for it (two DHCP definitions would run two clients).
+ */
+export function distroConfigures(sys: SystemView, backend: BackendName, nic: ResolvedNic): boolean {
+  switch (backend) {
+    case 'ifupdown':
+      return ifupdownDefines(sys, nic.name);
+    case 'networkd':
+      return networkdMatches(sys, nic, (n) => n.startsWith('10-contextualization-'));
+    case 'netplan':
+      return networkdMatches(sys, nic, (n) => n === netplanName(nic) || n.startsWith('10-contextualization-'));
+    case 'networkmanager':
+      return readAll(sys, '/etc/NetworkManager/system-connections').some(([n, t]) => !n.startsWith('contextualization-') && boundNic(t, [nic]));
+    case 'ifcfg':
+      return readAll(sys, '/etc/sysconfig/network-scripts').some(
+        ([n, t]) => n.startsWith('ifcfg-') && n !== 'ifcfg-lo' && !t.includes(MARKER) && ifcfgNic(n, t, [nic]) !== undefined,
+      );
+    default:
+      return false;
+  }
+}
+
+function readAll(sys: SystemView, dir: string): [string, string][] {
+  return sys.listDir(dir).flatMap((n) => {
+    const t = sys.readFile(`${dir}/${n}`);
+    return t === undefined ? [] : [[n, restoreOriginal(t)] as [string, string]];
+  });
+}
