@@ -166,6 +166,28 @@ describe('networkd [Match] evaluation', () => {
   });
 });
 
+describe('live: the DHCP client the distribution\'s stanza started', () => {
+  it('is stopped (gated on networking.service) only where ifupdown left its pid file', () => {
+    const r = tempRoot('distro');
+    roots.push(r);
+    DISTRO_CASES[0]!.build(r);
+    const net = configOf(DISTRO_CASES[0]!);
+    expect(planDistroConfig(makeSystemView(r), 'ifupdown', net, []).commands).toEqual([]);
+    put(r, 'run/dhclient.eth0.pid', '412\n');
+    put(r, 'run/dhclient.eth1.pid', '413\n'); // eth1 is not the context's: its client stays
+    expect(planDistroConfig(makeSystemView(r), 'ifupdown', net, []).commands).toEqual([
+      {
+        argv: ['dhclient', '-x', '-pf', '/run/dhclient.eth0.pid', 'eth0'],
+        reason: "stop the DHCP client the distribution's stanza started on eth0",
+        when: 'live',
+        required: false,
+        timeoutMs: 30_000,
+        requiresActive: 'networking.service',
+      },
+    ]);
+  });
+});
+
 describe('ownership of the files the edits leave', () => {
   it('our drop-ins and conf.d file are owned (removed when stale); a taken-over ifcfg file is neither owned nor foreign', () => {
     const r = tempRoot('distro');

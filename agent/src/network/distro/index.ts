@@ -5,8 +5,9 @@
  * docs/network-backends.md. Pure over the read-only SystemView; every edit is recomputed from the
  * pristine original (distro/marks.ts), so a run that changes nothing plans files identical to the disk.
  */
-import type { PlannedFile } from '../../plan/types.js';
-import { MARKER } from '../renderers/common.js';
+import type { PlannedCommand, PlannedFile } from '../../plan/types.js';
+import { MARKER, liveVia } from '../renderers/common.js';
+import { IFUPDOWN_UNIT } from '../renderers/ifupdown.js';
 import { networkdPath } from '../renderers/networkd.js';
 import type { BackendName, NetworkConfig, ResolvedNic, SystemView } from '../types.js';
 import { ifcfgEdits, ifcfgNic } from './ifcfg.js';
@@ -17,6 +18,8 @@ import { restoreOriginal } from './marks.js';
 
 export interface DistroPlan {
   files: PlannedFile[];
+  /** Live only, each gated on the backend's service being active: nothing of this runs at boot. */
+  commands: PlannedCommand[];
   notes: string[];
 }
 
@@ -48,7 +51,21 @@ export function planDistroConfig(sys: SystemView, backend: BackendName, net: Net
   if (backend === 'netplan' && owned.length > 0 && !sys.exists('/run/systemd/network')) {
     notes.push("netplan: no generated networkd files to check yet (image root); the next live run keeps the distribution's definitions off the context's NICs");
   }
-  return { files, notes };
+  return { files, commands: backend === 'ifupdown' ? stopDistroDhclient(sys, owned) : [], notes };
+}
+
+/**
+ * On a running system whose own stanza already started dhclient for a NIC we now configure: ifdown
+ * reads the new (our) stanza, so it would leave that client running, renewing its lease and adding its
+ * address back. `-x` stops it and its script deletes only the address it added. Only where ifupdown's
+ * pid file for that NIC exists; at boot networking.service has not run, so nothing runs.
+ */
+function stopDistroDhclient(sys: SystemView, nics: readonly ResolvedNic[]): PlannedCommand[] {
+  return nics
+    .filter((n) => sys.exists(`/run/dhclient.${n.name}.pid`) && ifupdownDefines(sys, n.name))
+    .map((n) =>
+      liveVia(IFUPDOWN_UNIT, ['dhclient', '-x', '-pf', `/run/dhclient.${n.name}.pid`, n.name], `stop the DHCP client the distribution's stanza started on ${n.name}`),
+    );
 }
 
 /**
