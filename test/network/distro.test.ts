@@ -217,4 +217,22 @@ describe('distroConfigures (the DHCP fallback needs no file of ours where the di
     put(r, 'etc/network/interfaces', DEBIAN_INSTALLER_INTERFACES.replace('iface eth0 inet dhcp', `${DISABLED}iface eth0 inet dhcp`));
     expect(distroConfigures(sys, 'ifupdown', eth('eth0'))).toBe(true);
   });
+
+  it.each([
+    ['networkd-catchall', 'ens3', true], // 05-wired.network Name=en*
+    ['networkd-catchall', 'eth7', true],
+    ['netplan-cloud-init', 'ens3', true], // 10-netplan-all-en.network
+    ['netplan-cloud-init', 'eth0', false],
+    ['networkmanager', 'ens3', true], // "Wired connection 1" interface-name=ens3
+    ['networkmanager', 'ens5', false],
+    ['ifcfg-centos7', 'eth0', true],
+    ['ifcfg-centos7', 'eth3', false],
+  ] as const)('%s: %s -> %s', (caseName, name, expected) => {
+    const c = DISTRO_CASES.find((d) => d.name === caseName)!;
+    const r = tempRoot('distro');
+    roots.push(r);
+    c.build(r);
+    const n: ResolvedNic = { name, mac: '52:54:00:77:77:77', method: 'dhcp', routes: [], deleteRoutes: [], primary: true };
+    expect(distroConfigures(makeSystemView(r), c.backend, n)).toBe(expected);
+  });
 });
