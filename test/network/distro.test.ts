@@ -18,7 +18,7 @@ import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import type { PlannedFile } from '../../agent/src/plan/types.js';
 import type { BackendName, NetworkConfig, ResolvedNic } from '../../agent/src/network/types.js';
 import { DEBIAN_INSTALLER_INTERFACES, DISTRO_CASES } from './distro-fixtures.js';
-import { expectGolden, put, tempRoot } from './helpers.js';
+import { expectGolden, link, put, tempRoot } from './helpers.js';
 import { nic, snoozeContext, SNOOZE_MAC } from './fixtures.js';
 
 const GOLDEN = join(import.meta.dirname, 'golden', 'distro');
@@ -126,6 +126,17 @@ describe('only the NICs the context configures', () => {
     expect(hits).toEqual(['eth0']);
     expect(text.split('\n').filter((l) => !l.startsWith('#'))).toEqual(['mapping eth2', '  script x', 'iface eth1 inet manual', '  mtu 9000', '']);
     expect(restoreOriginal(text)).toBe('iface eth0 inet dhcp\n  hostname a\nmapping eth2\n  script x\niface eth1 inet manual\n  mtu 9000\n');
+  });
+
+  it('networkd in charge with networking.service still enabled: the ifupdown stanzas for our NIC are disabled too', () => {
+    const r = tempRoot('distro');
+    roots.push(r);
+    put(r, 'etc/network/interfaces', DEBIAN_INSTALLER_INTERFACES);
+    const net = resolveNetwork(snoozeContext(), [nic('eth0', SNOOZE_MAC)]).config;
+    expect(planDistroConfig(makeSystemView(r), 'networkd', net, []).files).toEqual([]);
+    put(r, 'usr/lib/systemd/system/networking.service', '[Service]\n');
+    link(r, 'etc/systemd/system/multi-user.target.wants/networking.service', '/usr/lib/systemd/system/networking.service');
+    expect(planDistroConfig(makeSystemView(r), 'networkd', net, []).files.map((f) => f.path)).toEqual(['/etc/network/interfaces']);
   });
 
   it('a file without our NIC is not rewritten at all', () => {

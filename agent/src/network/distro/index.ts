@@ -8,6 +8,7 @@
 import type { PlannedCommand, PlannedFile } from '../../plan/types.js';
 import { MARKER, liveVia } from '../renderers/common.js';
 import { IFUPDOWN_UNIT } from '../renderers/ifupdown.js';
+import { NM_UNIT } from '../renderers/networkmanager.js';
 import { networkdPath } from '../renderers/networkd.js';
 import type { BackendName, NetworkConfig, ResolvedNic, SystemView } from '../types.js';
 import { ifcfgEdits, ifcfgNic } from './ifcfg.js';
@@ -39,13 +40,17 @@ const netplanName = (nic: ResolvedNic): string => `10-netplan-${nic.name}.networ
  */
 export function planDistroConfig(sys: SystemView, backend: BackendName, net: NetworkConfig, rendered: readonly PlannedFile[]): DistroPlan {
   const owned = net.nics;
-  const on = (...backends: BackendName[]): readonly ResolvedNic[] => (backends.includes(backend) ? owned : []);
+  // A service enabled beside the backend in charge (Debian images often keep networking.service next to
+  // networkd) would configure the NIC too: its files are neutralised as well.
+  const running = (b: BackendName, unit: string): boolean => backend === b || sys.unitEnabled(unit);
+  const ifupdownOn = running('ifupdown', IFUPDOWN_UNIT);
+  const nmOn = running('networkmanager', NM_UNIT);
   const files = [
-    ...ifupdownEdits(sys, on('ifupdown')),
+    ...ifupdownEdits(sys, ifupdownOn ? owned : []),
     ...(backend === 'networkd' ? networkdDropins(sys, owned, networkdName) : []),
     ...(backend === 'netplan' ? networkdDropins(sys, owned, netplanName) : []),
-    ...networkManagerEdits(sys, on('networkmanager')),
-    ...ifcfgEdits(sys, on('networkmanager', 'ifcfg'), backend === 'ifcfg' ? rendered : []),
+    ...networkManagerEdits(sys, nmOn ? owned : []),
+    ...ifcfgEdits(sys, nmOn || backend === 'ifcfg' ? owned : [], backend === 'ifcfg' ? rendered : []),
   ];
   const notes: string[] = [];
   if (backend === 'netplan' && owned.length > 0 && !sys.exists('/run/systemd/network')) {
