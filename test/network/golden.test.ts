@@ -17,7 +17,9 @@ const GOLDEN = join(import.meta.dirname, 'golden');
 function planText(r: RenderResult): string {
   const lines = [
     ...r.files.map((f) => `file ${f.path} mode ${f.mode.toString(8).padStart(4, '0')}: ${f.reason}`),
-    ...r.commands.map((c) => `run ${c.when}${c.required ? ' required' : ''} ${JSON.stringify(c.argv)}: ${c.reason}`),
+    ...r.commands.map(
+      (c) => `run ${c.when}${c.required ? ' required' : ''}${c.requiresActive ? ` if ${c.requiresActive} is active` : ''} ${JSON.stringify(c.argv)}: ${c.reason}`,
+    ),
     ...r.notes.map((n) => `note ${n}`),
   ];
   return `${lines.join('\n')}\n`;

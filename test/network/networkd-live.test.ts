@@ -15,7 +15,9 @@ import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import { RENDERERS } from '../../agent/src/network/renderers/index.js';
 import type { SystemNic } from '../../agent/src/network/types.js';
 import { GOLDEN_CASES } from './fixtures.js';
-import { tempRoot } from './helpers.js';
+import { put, tempRoot } from './helpers.js';
+import { planDistroConfig } from '../../agent/src/network/distro/index.js';
+import { makeSystemView } from '../../agent/src/network/renderers/index.js';
 
 const NETWORKD = ['/lib/systemd/systemd-networkd', '/usr/lib/systemd/systemd-networkd'].find((p) => existsSync(p));
 const canRun = NETWORKD !== undefined && process.getuid?.() === 0;
@@ -30,10 +32,11 @@ interface LiveState {
 
 const RUNNER = `
 import { execFileSync, spawn } from 'node:child_process';
-import { readdirSync, copyFileSync, mkdirSync, readFileSync, chownSync } from 'node:fs';
+import { readdirSync, copyFileSync, mkdirSync, readFileSync, chownSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { execSync } from 'node:child_process';
 const [networkd, confDir, spec] = process.argv.slice(2);
-const { nics, waitFor } = JSON.parse(spec);
+const { nics, waitFor, extra } = JSON.parse(spec);
 const run = (...a) => execFileSync(a[0], a.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 run('mount', '--make-rprivate', '/');
 run('mount', '-t', 'tmpfs', 'tmpfs', '/run/systemd');
@@ -44,6 +47,8 @@ mkdirSync('/run/systemd/network'); mkdirSync('/run/systemd/netif');
 const uid = Number(run('id', '-u', 'systemd-network').trim()), gid = Number(run('id', '-g', 'systemd-network').trim());
 chownSync('/run/systemd/netif', uid, gid);
 for (const f of readdirSync(confDir)) copyFileSync(confDir + '/' + f, '/run/systemd/network/' + f);
+// Distribution files and our drop-ins, at their own paths (both trees are this namespace's tmpfs).
+for (const [path, content] of Object.entries(extra)) { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, content); }
 nics.forEach((n, i) => { run('ip', 'link', 'add', n.name, 'address', n.mac, 'type', 'veth', 'peer', 'name', 'peer' + i); run('ip', 'link', 'set', 'peer' + i, 'up'); });
 let log = '';
 const child = spawn(networkd, [], { env: { ...process.env, SYSTEMD_LOG_TARGET: 'console', SYSTEMD_LOG_LEVEL: 'info' } });
@@ -59,7 +64,13 @@ await new Promise((r) => child.on('exit', r));
 console.log(JSON.stringify({ ...state, log }));
 `;
 
-function runNetworkd(caseName: string, nics: SystemNic[], waitFor: string[], mutate = (content: string) => content): LiveState {
+function runNetworkd(
+  caseName: string,
+  nics: SystemNic[],
+  waitFor: string[],
+  mutate = (content: string) => content,
+  extra: Record<string, string> = {},
+): LiveState {
   const c = GOLDEN_CASES.find((g) => g.name === caseName)!;
   const { config } = resolveNetwork(c.ctx, nics);
   const dir = tempRoot('networkd');
@@ -70,7 +81,7 @@ function runNetworkd(caseName: string, nics: SystemNic[], waitFor: string[], mut
     writeFileSync(join(dir, 'runner.mjs'), RUNNER);
     const res = spawnSync(
       'unshare',
-      ['--net', '--mount', process.execPath, join(dir, 'runner.mjs'), NETWORKD!, conf, JSON.stringify({ nics, waitFor })],
+      ['--net', '--mount', process.execPath, join(dir, 'runner.mjs'), NETWORKD!, conf, JSON.stringify({ nics, waitFor, extra })],
       { encoding: 'utf8', timeout: 30_000 },
     );
     if (res.status !== 0) throw new Error(`networkd runner failed: ${res.stderr || res.error}`);
@@ -126,5 +137,44 @@ describe.runIf(canRun)('systemd-networkd applies the rendered files', () => {
     expect(parseWarnings(s.log)).toEqual([]);
     expect(s.routes4).toContainEqual(expect.objectContaining({ dst: '10.0.0.0/8', dev: 'eth0', scope: 'link' }));
     expect(s.routes4.some((r) => r.dst === 'default')).toBe(false);
+  });
+});
+
+describe.runIf(canRun)('systemd-networkd: a distribution catch-all that sorts first stays off the context\'s NICs', () => {
+  // As the issue's stock networkd image: a DHCP-style catch-all named before ours. Static here, so its
+  // address shows where it applied without a DHCP server in the namespace.
+  const CATCHALL = '/run/systemd/network/05-wired.network';
+  const CATCHALL_TEXT = '[Match]\nName=ens* eth*\n\n[Network]\nAddress=10.99.0.1/24\n';
+  const nics = [
+    { name: 'ens3', mac: '52:54:00:aa:00:01', physical: true },
+    { name: 'ens4', mac: '52:54:00:aa:00:02', physical: true },
+    { name: 'ens9', mac: '52:54:00:aa:00:09', physical: true }, // not in the context
+  ];
+  const addrs = (s: LiveState, ifname: string): string[] =>
+    s.addr.find((a) => a.ifname === ifname)!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+
+  it('control: without the drop-in the catch-all wins on ens3 (networkd applies the first matching file)', () => {
+    const s = runNetworkd('two-nic', nics, ['10.99.0.0/24'], undefined, { [CATCHALL]: CATCHALL_TEXT });
+    expect(addrs(s, 'ens3')).toEqual(['10.99.0.1/24']);
+  });
+
+  it('with the planned drop-in: ens3 has only the context\'s address, ens9 (not in the context) keeps the catch-all', () => {
+    const root = tempRoot('networkd-distro');
+    try {
+      put(root, CATCHALL, CATCHALL_TEXT);
+      const c = GOLDEN_CASES.find((g) => g.name === 'two-nic')!;
+      const { config } = resolveNetwork(c.ctx, nics);
+      const plan = planDistroConfig(makeSystemView(root), 'networkd', config, []);
+      expect(plan.files.map((f) => f.path)).toEqual(['/etc/systemd/network/05-wired.network.d/99-contextualization.conf']);
+      const extra = Object.fromEntries([[CATCHALL, CATCHALL_TEXT], ...plan.files.map((f) => [f.path, f.content])]);
+      const s = runNetworkd('two-nic', nics, ['10.99.0.0/24', '172.16.0.0/12'], undefined, extra);
+      expect(parseWarnings(s.log)).toEqual([]);
+      expect(s.log).not.toMatch(/99-contextualization\.conf:\d+/); // networkd parsed our drop-in without complaint
+      expect(addrs(s, 'ens3')).toEqual(['10.0.0.5/24']);
+      expect(addrs(s, 'ens9')).toEqual(['10.99.0.1/24']);
+      expect(addrs(s, 'ens4')).not.toContain('10.99.0.1/24');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

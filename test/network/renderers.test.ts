@@ -237,3 +237,38 @@ describe('point-to-point prefixes', () => {
     expect(RENDERERS.ifupdown.render(config).files[0]!.content).not.toContain('broadcast');
   });
 });
+
+describe('live commands wait for nothing at boot', () => {
+  // Before the fix these ran in the local stage before their service existed: networkctl waited out
+  // 15 s twice, ifdown/ifup raced networking.service (issue 11 item 2).
+  const SERVICE: Record<string, string | undefined> = {
+    networkd: 'systemd-networkd.service',
+    networkmanager: 'NetworkManager.service',
+    ifupdown: 'networking.service',
+    ifcfg: 'network.service',
+  };
+  it.each(GOLDEN_CASES.flatMap((c) => Object.keys(SERVICE).map((b) => [c.name, b] as const)))(
+    '%s via %s: every live command requires its service to be active already',
+    (caseName, backend) => {
+      const c = GOLDEN_CASES.find((g) => g.name === caseName)!;
+      const commands = RENDERERS[backend as keyof typeof RENDERERS].render(resolveNetwork(c.ctx, c.nics).config).commands;
+      expect(commands.length).toBeGreaterThan(0);
+      for (const cmd of commands) {
+        expect(cmd.when, cmd.argv.join(' ')).toBe('live');
+        expect(cmd.requiresActive, cmd.argv.join(' ')).toBe(SERVICE[backend]);
+      }
+    },
+  );
+
+  it('netplan: only `generate` (writes /run files, applies nothing) runs before networkd; `apply` requires it', () => {
+    const cmds = RENDERERS.netplan.render(twoNic()).commands.map((c) => [c.argv.join(' '), c.requiresActive]);
+    expect(cmds).toEqual([
+      ['netplan generate', undefined],
+      ['netplan apply', 'systemd-networkd.service'],
+    ]);
+  });
+
+  it('ip has no service: its commands are the configuration and run unconditionally', () => {
+    expect(RENDERERS.ip.render(twoNic()).commands.every((c) => c.requiresActive === undefined)).toBe(true);
+  });
+});

@@ -58,6 +58,30 @@ const rows: Row[] = [
     notes: ['192.168.122.0 is not a host address', '192.168.122.255 is not a host address'],
   },
   {
+    name: 'the legacy rule never gives a NIC the gateway, a nameserver or the context\'s broadcast (issue 10 row 8)',
+    ctx: () => {
+      const c = snoozeContext();
+      c.dns = { ...c.dns, nameservers: ['192.168.122.2'] };
+      c.legacySubnet = { network: { address: '192.168.122.0', prefix: 24 }, gateway: '192.168.122.1', broadcast: '192.168.122.127' };
+      c.routes = [];
+      return c;
+    },
+    nics: [nic('eth0', '00:16:c0:a8:7a:01'), nic('eth1', '00:16:c0:a8:7a:02'), nic('eth2', '00:16:c0:a8:7a:7f'), nic('eth3', SNOOZE_MAC)],
+    expect: ['eth3 static 192.168.122.17/24 brd 192.168.122.127 gw 192.168.122.1 primary'],
+    notes: [
+      'eth0 (00:16:c0:a8:7a:01): MAC-derived 192.168.122.1 is the gateway of 192.168.122.0/24; left alone',
+      'eth1 (00:16:c0:a8:7a:02): MAC-derived 192.168.122.2 is a nameserver of the context; left alone',
+      'eth2 (00:16:c0:a8:7a:7f): MAC-derived 192.168.122.127 is the broadcast address of 192.168.122.0/24; left alone',
+    ],
+  },
+  {
+    name: 'legacy MAC of the gateway with no other NIC: nothing configured, no address 192.168.122.1',
+    ctx: () => ({ ...snoozeContext(), routes: [] }),
+    nics: [nic('eth0', '00:16:c0:a8:7a:01')],
+    expect: [],
+    notes: ['eth0 (00:16:c0:a8:7a:01): MAC-derived 192.168.122.1 is the gateway of 192.168.122.0/24; left alone', 'no NIC is configured by the context'],
+  },
+  {
     name: 'several legacy matches: all get addresses, only the primary gets the gateway',
     ctx: () => ({ ...snoozeContext(), routes: [] }),
     nics: [nic('eth0', '00:16:c0:a8:7a:11'), nic('eth1', '00:16:c0:a8:7a:12'), nic('eth2', RANDOM_MAC)],

@@ -4,6 +4,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { holdsOriginal } from './distro/marks.js';
 import type { NetworkRenderer, OwnedFiles } from './types.js';
 
 /** Whether the file `name` (in o.dir) with this content is ours. `content` is read only when a marker must be checked. */
@@ -13,37 +14,54 @@ export function isOwnedFile(o: OwnedFiles, name: string, content: () => string |
   return (content() ?? '').split('\n').some((line) => line.startsWith(o.marker!));
 }
 
+function names(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * Existing files named like the given renderers' own, split by ownership: `owned` (ours: may be replaced
  * or removed as stale) and `foreign` (the name matches but the marker is missing: the user's, never touched).
+ * A file that holds a distribution original we disabled or took over (distro/marks.ts) is in neither:
+ * it is never removed as stale (its restore is planned instead) and may be rewritten.
  * In-root paths, sorted, without duplicates.
  */
 export function findBackendFiles(root: string, renderers: readonly NetworkRenderer[]): { owned: string[]; foreign: string[] } {
   const owned = new Set<string>();
   const foreign = new Set<string>();
+  const holding = new Set<string>();
   for (const r of renderers) {
     for (const o of r.owned) {
-      let names: string[];
-      try {
-        names = readdirSync(join(root, o.dir));
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (!name.startsWith(o.prefix)) continue;
-        const read = (): string | undefined => {
-          try {
-            return readFileSync(join(root, o.dir, name), 'utf8');
-          } catch {
-            return undefined;
-          }
-        };
-        (isOwnedFile(o, name, read) ? owned : foreign).add(`${o.dir}/${name}`);
+      const dirs = o.inSubdirs === undefined ? [o.dir] : names(join(root, o.dir)).filter((d) => d.endsWith(o.inSubdirs!)).map((d) => `${o.dir}/${d}`);
+      for (const dir of dirs) {
+        for (const name of names(join(root, dir))) {
+          if (!name.startsWith(o.prefix)) continue;
+          let cached: string | undefined | null = null;
+          const read = (): string | undefined => {
+            if (cached !== null) return cached;
+            try {
+              cached = readFileSync(join(root, dir, name), 'utf8');
+            } catch {
+              cached = undefined;
+            }
+            return cached;
+          };
+          const path = `${dir}/${name}`;
+          if (o.marker !== undefined && holdsOriginal(read() ?? '')) holding.add(path);
+          else (isOwnedFile(o, name, read) ? owned : foreign).add(path);
+        }
       }
     }
   }
   // A name owned under one renderer's rule is ours even if another renderer's rule disowns it.
   for (const p of owned) foreign.delete(p);
+  for (const p of holding) {
+    owned.delete(p);
+    foreign.delete(p);
+  }
   return { owned: [...owned].sort(), foreign: [...foreign].sort() };
 }
 

@@ -3,8 +3,9 @@
  *
  * Order of rules:
  *  1. Explicit NIC entries (context.ini), matched by MAC or kernel name. Interfaces are never renamed.
- *  2. The Snooze rule for every other NIC: the MAC's last four bytes as IPv4, used only when inside
- *     the context's NETWORK/NETMASK (a random MAC must never yield an address).
+ *  2. The Snooze rule for every other NIC: the MAC's last four bytes as IPv4, used only when it is a
+ *     host address of the context's NETWORK/NETMASK (a random MAC must never yield an address) and not
+ *     the gateway, the broadcast, a route's gateway or a nameserver.
  *  3. Primary NIC: the first legacy-matched NIC, else the first static entry, else the first entry.
  *     It is the one Snooze calls "eth0" in routes and the only legacy NIC that gets the gateway.
  *  4. Routes: `del default` = no default route anywhere; a deletion of a route the context also adds
@@ -153,6 +154,12 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
       note(`${nic.name} (${nic.mac}): MAC-derived ${derived} is not a host address of ${cidrText(legacySubnet.network)}; left alone`);
       continue;
     }
+    const role = reservedRole(derived, ctx, legacySubnet.network);
+    if (role) {
+      // A NIC holding the gateway's (or a resolver's) address breaks the whole subnet; Snooze's rule has no such case.
+      note(`${nic.name} (${nic.mac}): MAC-derived ${derived} is ${role}; left alone`);
+      continue;
+    }
     if (takenAddresses.has(derived)) {
       note(`${nic.name} (${nic.mac}): MAC-derived ${derived} is already given to another NIC by the context; left alone`);
       continue;
@@ -292,6 +299,20 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
     return r ? [r] : [];
   });
   return { config: { nics: ordered, dns: ctx.dns }, notes };
+}
+
+/**
+ * What `address` already is in the context, if anything a NIC must never take: the gateway, a route's
+ * gateway, the context's broadcast, a nameserver. (The network and derived broadcast addresses are
+ * caught earlier as non-host addresses.)
+ */
+function reservedRole(address: string, ctx: Context, network: Cidr): string | undefined {
+  const subnet = cidrText(network);
+  if (ctx.legacySubnet?.gateway === address) return `the gateway of ${subnet}`;
+  if (ctx.legacySubnet?.broadcast === address) return `the broadcast address of ${subnet}`;
+  if (ctx.dns.nameservers.includes(address)) return 'a nameserver of the context';
+  if (ctx.routes.some((r) => r.gateway === address)) return 'the gateway of a route in the context';
+  return undefined;
 }
 
 function resolvedRoute(r: Route): ResolvedRoute {

@@ -53,6 +53,8 @@ export interface SystemView {
   readFile(path: string): string | undefined;
   /** Whether a systemd unit is enabled (a symlink in /etc/systemd/system/*.wants/ or similar). */
   unitEnabled(unit: string): boolean;
+  /** Names in a directory, sorted by code unit (as systemd and run-parts sort); [] when it is absent or not a directory. */
+  listDir(path: string): string[];
 }
 
 export interface RenderResult {
@@ -86,4 +88,6 @@ export interface OwnedFiles {
   dir: string;
   prefix: string;
   marker?: string;
+  /** Ours live one level down, in subdirectories of `dir` whose names end with this (networkd's `X.network.d/` drop-ins). */
+  inSubdirs?: string;
 }

@@ -44,6 +44,13 @@ export interface PlannedCommand {
   /** A failing command stops the apply only when required. */
   required: boolean;
   timeoutMs?: number;
+  /**
+   * A systemd unit that must already be active for this live command to make sense (e.g. `networkctl
+   * reload` needs systemd-networkd.service). The applier checks `systemctl is-active --quiet UNIT` first,
+   * never waits, and skips the command with a note when it is not: at boot the service reads the files
+   * itself when it starts.
+   */
+  requiresActive?: string;
 }
 
 export interface Plan {

@@ -105,3 +105,12 @@ export function file(path: string, content: string, mode: number, reason: string
 export function live(argv: string[], reason: string, required = false, timeoutMs = 30_000): PlannedCommand {
   return { argv, reason, when: 'live', required, timeoutMs };
 }
+
+/**
+ * A live reconfiguration through the system's network service: run only when `unit` is already active
+ * (a manual run, `boot` from rc.local). At boot the local stage runs before the service starts, so the
+ * command is skipped and the service applies the written files when it starts: nothing waits on a timeout.
+ */
+export function liveVia(unit: string, argv: string[], reason: string, timeoutMs = 30_000): PlannedCommand {
+  return { ...live(argv, reason, false, timeoutMs), requiresActive: unit };
+}

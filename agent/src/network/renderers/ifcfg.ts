@@ -18,11 +18,13 @@ import {
   deleteRouteNotes,
   dnsCarrier,
   file,
-  live,
+  liveVia,
   nameserversOf,
   routesOf,
 } from './common.js';
 
+/** network-scripts' own unit (the SysV `network` script): it runs ifup for every ONBOOT=yes file at boot. */
+export const IFCFG_UNIT = 'network.service';
 const DIR = '/etc/sysconfig/network-scripts';
 const SHELL_UNSAFE = /["$`\\]/;
 
@@ -132,8 +134,8 @@ export const ifcfg: NetworkRenderer = {
       return out;
     });
     const commands = net.nics.flatMap((nic) => [
-      live(['ifdown', nic.name], `take ${nic.name} down before re-reading its config`, false, 30_000),
-      live(['ifup', nic.name], `bring ${nic.name} up with the new config`, false, 60_000),
+      liveVia(IFCFG_UNIT, ['ifdown', nic.name], `take ${nic.name} down before re-reading its config`, 30_000),
+      liveVia(IFCFG_UNIT, ['ifup', nic.name], `bring ${nic.name} up with the new config`, 60_000),
     ]);
     return { files, commands, notes };
   },

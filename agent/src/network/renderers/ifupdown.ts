@@ -7,8 +7,13 @@
  * whole interface, and `add` fails whenever the route is already there (re-run, ifup after a partial ifdown).
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute, SystemView } from '../types.js';
-import { HEADER, Writer, cidr, dnsCarrier, file, isV6, live, routesOf } from './common.js';
+import { HEADER, Writer, cidr, dnsCarrier, file, isV6, liveVia, routesOf } from './common.js';
 
+/**
+ * Debian's unit that runs `ifup -a` (After=network-pre.target, so after the agent's local stage): ifup
+ * before it would race it, and at boot it brings our stanzas up by itself.
+ */
+export const IFUPDOWN_UNIT = 'networking.service';
 export const IFUPDOWN_PATH = '/etc/network/interfaces.d/50-contextualization';
 const IFUP_BINARIES = ['/sbin/ifup', '/usr/sbin/ifup'];
 
@@ -77,45 +82,27 @@ export function sourcesInterfacesD(interfaces: string): boolean {
   });
 }
 
-/** Interfaces that /etc/network/interfaces itself defines (iface/auto/allow-* lines). */
-export function definedInterfaces(interfaces: string): Set<string> {
-  const names = new Set<string>();
-  for (const raw of interfaces.split('\n')) {
-    const words = raw.trim().split(/\s+/);
-    if (words[0] === 'iface' && words[1]) names.add(words[1]);
-    if ((words[0] === 'auto' || words[0]?.startsWith('allow-')) && words.length > 1) words.slice(1).forEach((w) => names.add(w));
-  }
-  return names;
-}
-
 export const ifupdown: NetworkRenderer = {
   name: 'ifupdown',
   owned: [{ dir: '/etc/network/interfaces.d', prefix: '50-contextualization' }],
   detect(sys: SystemView): boolean {
     return sys.exists('/etc/network/interfaces') && IFUP_BINARIES.some((b) => sys.exists(b));
   },
-  inspect(sys: SystemView, net: NetworkConfig): string[] {
+  inspect(sys: SystemView): string[] {
     const interfaces = sys.readFile('/etc/network/interfaces');
     if (interfaces === undefined) return ['ifupdown: /etc/network/interfaces is missing; ifup will not read interfaces.d'];
-    const notes: string[] = [];
-    if (!sourcesInterfacesD(interfaces)) {
-      notes.push(`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`);
-    }
-    const defined = definedInterfaces(interfaces);
-    for (const nic of net.nics) {
-      if (defined.has(nic.name)) {
-        notes.push(`ifupdown: /etc/network/interfaces also defines ${nic.name}; ifup will refuse or mix both definitions`);
-      }
-    }
-    return notes;
+    // The distribution's own stanzas for our NICs are disabled by the plan (distro/ifupdown.ts), not just reported.
+    return sourcesInterfacesD(interfaces)
+      ? []
+      : [`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`];
   },
   render(net: NetworkConfig): RenderResult {
     if (net.nics.length === 0) return { files: [], commands: [], notes: ['ifupdown: no NIC to configure'] };
     const w = new Writer(IFUPDOWN_PATH);
     const lines = [HEADER, ...net.nics.flatMap((nic) => renderNic(net, nic, w))];
     const commands = net.nics.flatMap((nic) => [
-      live(['ifdown', '--force', nic.name], `take ${nic.name} down before re-reading its config`, false, 30_000),
-      live(['ifup', nic.name], `bring ${nic.name} up with the new config`, false, 60_000),
+      liveVia(IFUPDOWN_UNIT, ['ifdown', '--force', nic.name], `take ${nic.name} down before re-reading its config`, 30_000),
+      liveVia(IFUPDOWN_UNIT, ['ifup', nic.name], `bring ${nic.name} up with the new config`, 60_000),
     ]);
     const notes = net.nics.flatMap((nic) =>
       nic.neverDefault && nic.method === 'dhcp' ? [`ifupdown: the DHCP default route on ${nic.name} is removed after ifup (it exists briefly)`] : [],

@@ -115,5 +115,14 @@ export function makeSystemView(root: string): SystemView {
       );
     });
   };
-  return { exists, readFile, unitEnabled };
+  const listDir = (path: string): string[] => {
+    const host = resolveInRoot(root, path);
+    if (!host) return [];
+    try {
+      return readdirSync(host).sort();
+    } catch {
+      return [];
+    }
+  };
+  return { exists, readFile, unitEnabled, listDir };
 }

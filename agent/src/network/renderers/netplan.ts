@@ -9,7 +9,8 @@
  * away from NetworkManager on desktop images.
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../types.js';
-import { HEADER, Writer, broadcastNotes, cidr, deleteRouteNotes, dnsCarrier, file, live } from './common.js';
+import { HEADER, Writer, broadcastNotes, cidr, deleteRouteNotes, dnsCarrier, file, live, liveVia } from './common.js';
+import { NETWORKD_UNIT } from './networkd.js';
 
 export const NETPLAN_PATH = '/etc/netplan/60-contextualization.yaml';
 
@@ -84,7 +85,12 @@ export const netplan: NetworkRenderer = {
     return {
       // 0600: netplan warns about (and newer versions refuse to ignore) world-readable configs.
       files: [file(NETPLAN_PATH, `${lines.join('\n')}\n`, 0o600, `netplan config for ${net.nics.map((n) => n.name).join(', ')}`)],
-      commands: [live(['netplan', 'apply'], 'generate and apply the netplan config now', false, 60_000)],
+      commands: [
+        // The netplan generator ran at boot before this file existed: without this networkd would start on the old output.
+        // `generate` only writes /run/systemd/network (it applies nothing), so it is safe before the service starts.
+        live(['netplan', 'generate'], 'turn the netplan config into networkd files before networkd starts', false, 60_000),
+        liveVia(NETWORKD_UNIT, ['netplan', 'apply'], 'apply it now (networkd already runs)', 60_000),
+      ],
       notes,
     };
   },

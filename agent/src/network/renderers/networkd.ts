@@ -13,11 +13,14 @@ import {
   dnsCarrier,
   file,
   isV6,
-  live,
+  liveVia,
 } from './common.js';
 
+export const NETWORKD_UNIT = 'systemd-networkd.service';
 const DIR = '/etc/systemd/network';
 const PREFIX = '10-contextualization-';
+/** Our drop-in in `<distribution file>.network.d/`: last in the drop-in order, so no other drop-in resets it. */
+export const NETWORKD_DROPIN = '99-contextualization.conf';
 
 export function networkdPath(nic: ResolvedNic): string {
   return `${DIR}/${PREFIX}${nic.name}.network`;
@@ -69,7 +72,10 @@ function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: string[]): strin
 
 export const networkd: NetworkRenderer = {
   name: 'networkd',
-  owned: [{ dir: DIR, prefix: PREFIX }],
+  owned: [
+    { dir: DIR, prefix: PREFIX },
+    { dir: DIR, prefix: NETWORKD_DROPIN, inSubdirs: '.network.d' },
+  ],
   detect(sys: SystemView): boolean {
     return sys.unitEnabled('systemd-networkd.service');
   },
@@ -83,8 +89,8 @@ export const networkd: NetworkRenderer = {
       names.length === 0
         ? []
         : [
-            live(['networkctl', 'reload'], 'make networkd read the new .network files', false, 15_000),
-            live(['networkctl', 'reconfigure', ...names], 'apply them to the configured NICs now', false, 15_000),
+            liveVia(NETWORKD_UNIT, ['networkctl', 'reload'], 'make networkd read the new .network files', 15_000),
+            liveVia(NETWORKD_UNIT, ['networkctl', 'reconfigure', ...names], 'apply them to the configured NICs now', 15_000),
           ];
     return { files, commands, notes };
   },

@@ -13,11 +13,14 @@ import {
   deleteRouteNotes,
   dnsCarrier,
   file,
-  live,
+  liveVia,
   nameserversOf,
   routesOf,
 } from './common.js';
 
+export const NM_UNIT = 'NetworkManager.service';
+/** Our conf.d drop-in (no auto-default profile for our NICs): late in conf.d order, and it only appends. */
+export const NM_CONF_PATH = '/etc/NetworkManager/conf.d/99-contextualization.conf';
 const DIR = '/etc/NetworkManager/system-connections';
 const PREFIX = 'contextualization-';
 /** Fixed namespace for our name-based UUIDs (random once, never change: it would orphan profiles). */
@@ -117,7 +120,10 @@ function routeLine(
 
 export const networkmanager: NetworkRenderer = {
   name: 'networkmanager',
-  owned: [{ dir: DIR, prefix: PREFIX }],
+  owned: [
+    { dir: DIR, prefix: PREFIX },
+    { dir: '/etc/NetworkManager/conf.d', prefix: '99-contextualization' },
+  ],
   detect(sys: SystemView): boolean {
     return sys.unitEnabled('NetworkManager.service');
   },
@@ -131,9 +137,9 @@ export const networkmanager: NetworkRenderer = {
       net.nics.length === 0
         ? []
         : [
-            live(['nmcli', 'connection', 'reload'], 'make NetworkManager read the new profiles', false, 15_000),
+            liveVia(NM_UNIT, ['nmcli', 'connection', 'reload'], 'make NetworkManager read the new profiles', 15_000),
             ...net.nics.map((nic) =>
-              live(['nmcli', 'connection', 'up', 'uuid', connectionUuid(nic)], `activate the profile on ${nic.name}`, false, 60_000),
+              liveVia(NM_UNIT, ['nmcli', 'connection', 'up', 'uuid', connectionUuid(nic)], `activate the profile on ${nic.name}`, 60_000),
             ),
           ];
     return { files, commands, notes };
