@@ -111,16 +111,18 @@ describe('agent binary on fake roots, every backend detected from the root', () 
     expect(read(root, '/etc/systemd/network/99-user.network')).toContain('eth9');
   });
 
-  it("ifcfg: the user's own ifcfg files (no marker) are never replaced or removed", () => {
+  it("ifcfg: the user's own ifcfg file for a NIC the context configures is taken over reversibly, and restored byte for byte", () => {
     const root = newRoot('ifcfg');
     const user = 'DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n';
     put(root, '/etc/sysconfig/network-scripts/ifcfg-eth0', user);
     put(root, '/etc/sysconfig/network-scripts/ifcfg-lo', 'DEVICE=lo\n');
     const r = run(['local', '--iso', isoOf(EXTENDED), '--root', root, '--nic', `eth0=${MAC0}`]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/ifcfg-eth0 exists without the contextualization marker/);
-    expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-eth0')).toBe(user);
-    // A later instance on another NIC: the user's files still stay.
+    const taken = read(root, '/etc/sysconfig/network-scripts/ifcfg-eth0');
+    expect(taken).toMatch(/IPADDR="10\.0\.0\.17"/);
+    expect(taken).toContain('#[contextualization disabled] BOOTPROTO=dhcp\n'); // the original, kept in the file
+    expect(read(root, '/var/lib/contextualization/backup/etc/sysconfig/network-scripts/ifcfg-eth0.orig')).toBe(user);
+    // A later instance on another NIC: the user's file comes back as it was.
     expect(run(['local', '--iso', isoOf(SNOOZE), '--root', root, '--nic', `ens3=${SNOOZE_MAC}`]).code).toBe(0);
     expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-eth0')).toBe(user);
     expect(read(root, '/etc/sysconfig/network-scripts/ifcfg-lo')).toBe('DEVICE=lo\n');

@@ -2,9 +2,13 @@
  * Backend detection over fake roots laid out like real images (usrmerge symlinks, systemctl's
  * absolute enablement links), plus the read-only inspections and owned-file discovery.
  */
+import { RootFs } from '../../lib/fs/index.js';
+import { makeSystemView as viewOf } from '../../agent/src/system/view.js';
+/** The agent's SystemView over a fake root, through the in-root layer. */
+const makeSystemView = (r: string) => viewOf(new RootFs(r));
 import { rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DETECTION_ORDER, detectBackends, makeSystemView, pickRenderer, resolveInRoot } from '../../agent/src/network/renderers/index.js';
+import { DETECTION_ORDER, detectBackends, pickRenderer } from '../../agent/src/network/renderers/index.js';
 import { ifupdown, sourcesInterfacesD } from '../../agent/src/network/renderers/ifupdown.js';
 import { ifcfg, isOwnedIfcfg } from '../../agent/src/network/renderers/ifcfg.js';
 import { RENDERERS } from '../../agent/src/network/renderers/index.js';
@@ -143,8 +147,11 @@ describe('makeSystemView stays inside the root', () => {
     put(r, 'etc/hostname', 'guest\n');
     link(r, 'etc/loop', '/etc/loop');
     const sys = makeSystemView(r);
-    expect(sys.readFile('/../../../etc/hostname')).toBe('guest\n');
-    expect(resolveInRoot(r, '/etc/loop')).toBeUndefined();
+    link(r, 'etc/up', '../../../../../etc');
+    expect(sys.readFile('/etc/up/hostname')).toBe('guest\n'); // the climb stops at the root
+    expect(sys.readFile('/../../../etc/hostname')).toBeUndefined(); // not a normalised path: refused
+    expect(() => new RootFs(r).resolve('/etc/loop')).toThrow(/too many levels of symbolic links/);
+    expect(sys.readFile('/etc/loop')).toBeUndefined();
     expect(sys.readFile('/etc')).toBeUndefined(); // a directory is not a readable file
   });
 });

@@ -5,6 +5,10 @@
  * a second run changes nothing, and a run without the NICs (DHCP fallback) restores every file byte
  * for byte. UPDATE_GOLDEN=1 regenerates test/network/golden/distro/.
  */
+import { RootFs } from '../../lib/fs/index.js';
+import { makeSystemView as viewOf } from '../../agent/src/system/view.js';
+/** The agent's SystemView over a fake root, through the in-root layer. */
+const makeSystemView = (r: string) => viewOf(new RootFs(r));
 import { lstatSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -13,7 +17,7 @@ import { DISABLED, globMatch, restoreOriginal } from '../../agent/src/network/di
 import { disableStanzas } from '../../agent/src/network/distro/ifupdown.js';
 import { mayMatch } from '../../agent/src/network/distro/networkd.js';
 import { findBackendFiles } from '../../agent/src/network/owned.js';
-import { RENDERERS, makeSystemView } from '../../agent/src/network/renderers/index.js';
+import { RENDERERS } from '../../agent/src/network/renderers/index.js';
 import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import type { PlannedFile } from '../../agent/src/plan/types.js';
 import type { BackendName, NetworkConfig, ResolvedNic } from '../../agent/src/network/types.js';

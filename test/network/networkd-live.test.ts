@@ -7,6 +7,10 @@
  * Needs root (networkd drops privileges to systemd-network, which a user namespace cannot map) and
  * systemd-networkd installed; elsewhere the suite is skipped and says so.
  */
+import { RootFs } from '../../lib/fs/index.js';
+import { makeSystemView as viewOf } from '../../agent/src/system/view.js';
+/** The agent's SystemView over a fake root, through the in-root layer. */
+const makeSystemView = (r: string) => viewOf(new RootFs(r));
 import { spawnSync } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +21,7 @@ import type { SystemNic } from '../../agent/src/network/types.js';
 import { GOLDEN_CASES } from './fixtures.js';
 import { put, tempRoot } from './helpers.js';
 import { planDistroConfig } from '../../agent/src/network/distro/index.js';
-import { makeSystemView } from '../../agent/src/network/renderers/index.js';
+
 
 const NETWORKD = ['/lib/systemd/systemd-networkd', '/usr/lib/systemd/systemd-networkd'].find((p) => existsSync(p));
 const canRun = NETWORKD !== undefined && process.getuid?.() === 0;

@@ -3,6 +3,7 @@
  * (agent/src/run.ts) gathers the facts and applies the result, and --dry-run prints it.
  */
 import type { Context } from '../../../lib/context/model.js';
+import { distroConfigures, planDistroConfig } from '../network/distro/index.js';
 import { resolveNetwork } from '../network/resolve.js';
 import type { NetworkConfig, NetworkRenderer, SystemNic, SystemView } from '../network/types.js';
 import { planDns, type ResolvConfState } from '../steps/dns.js';
@@ -40,7 +41,7 @@ export function planContext(ctx: Context, facts: Facts, renderer: NetworkRendere
   const keys = ctx.authorizedKeys.length || facts.currentAuthorizedKeys !== undefined
     ? planAuthorizedKeys(ctx.authorizedKeys, facts.currentAuthorizedKeys)
     : emptyPlan();
-  const plan = sparingForeign(mergePlans(net, dns, host, keys), facts.foreign);
+  const plan = withDistro(sparingForeign(mergePlans(net, dns, host, keys), facts.foreign), facts, renderer, config, net);
   plan.remove = staleOwned(plan, facts.existingOwned);
   return { plan, network: config };
 }
@@ -51,10 +52,28 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
     nics: [{ name: nic.name, mac: nic.mac, method: 'dhcp', routes: [], deleteRoutes: [], primary: true }],
     dns: { nameservers: [], search: [] },
   };
-  const plan = sparingForeign(renderNetwork(config, renderer), facts.foreign);
-  plan.notes.push(...(facts.sys ? renderer.inspect?.(facts.sys, config) ?? [] : []));
+  const resolved = config.nics[0]!;
+  // Where the distribution's own (restored) configuration already brings the NIC up, ours would be a
+  // second DHCP definition (two clients): write none, only restore theirs.
+  const theirs = facts.sys !== undefined && distroConfigures(facts.sys, renderer.name, resolved);
+  const rendered = theirs ? emptyPlan() : renderNetwork(config, renderer);
+  if (theirs) rendered.notes.push(`DHCP on ${nic.name}: the distribution's own configuration brings it up; no file of ours`);
+  const plan = withDistro(sparingForeign(rendered, facts.foreign), facts, renderer, { ...config, nics: [] }, rendered);
+  plan.notes.push(...(facts.sys && !theirs ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   plan.remove = staleOwned(plan, facts.existingOwned);
   return { plan, network: config };
+}
+
+/**
+ * The distribution's configuration for the NICs the context configures, neutralised (and restored for
+ * every other NIC): merged after sparingForeign (these edit the distribution's files on purpose), each
+ * replacing a rendered file of the same path.
+ */
+function withDistro(plan: Plan, facts: Facts, renderer: NetworkRenderer, config: NetworkConfig, rendered: Plan): Plan {
+  if (!facts.sys) return plan;
+  const d = planDistroConfig(facts.sys, renderer.name, config, rendered.files);
+  const edited = new Set(d.files.map((f) => f.path));
+  return { ...plan, files: [...plan.files.filter((f) => !edited.has(f.path)), ...d.files], commands: [...d.commands, ...plan.commands], notes: [...plan.notes, ...d.notes] };
 }
 
 function renderNetwork(config: NetworkConfig, renderer: NetworkRenderer): Plan {

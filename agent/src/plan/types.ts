@@ -35,12 +35,6 @@ export interface PlannedCommand {
    * Commands are never run into an image root: the host's binaries must not act on an image's files.
    */
   when: 'live';
-  /**
-   * A systemd unit that must already be active for this command to make sense (`networkctl reload`
-   * needs systemd-networkd). Checked first without waiting; when inactive the command is skipped with
-   * a note: the service applies the written files itself when it starts.
-   */
-  requiresActive?: string;
   /** A failing command stops the apply only when required. */
   required: boolean;
   timeoutMs?: number;

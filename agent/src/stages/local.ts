@@ -7,7 +7,8 @@ import { parseContext, readContextDir } from '../../../lib/context/index.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import { applyPlan } from '../apply/apply.js';
 import { DEFAULT_LIMITS, discoverContext, publishContext, readContextIso, unpublishContext } from '../discover/index.js';
-import { pickRenderer, makeSystemView, RENDERERS } from '../network/renderers/index.js';
+import { pickRenderer, RENDERERS } from '../network/renderers/index.js';
+import { makeSystemView } from '../system/view.js';
 import { NicNotFoundError } from '../network/resolve.js';
 import type { NetworkConfig, NetworkRenderer } from '../network/types.js';
 import { chooseFallbackNic } from '../plan/fallback-nic.js';
@@ -51,7 +52,7 @@ export async function runLocal(opts: RunOptions): Promise<number> {
 
 async function localStage(s: StageContext): Promise<StageResult> {
   const { opts, fs, rec, log } = s;
-  const sys = makeSystemView(fs.root);
+  const sys = makeSystemView(fs);
   const renderer = pickRenderer(sys, opts.backend);
   const facts = gatherFacts(fs, sys, Object.values(RENDERERS), opts.nics);
   const previous = readInstanceRecord(fs, log);
