@@ -203,7 +203,7 @@ describe('inspections', () => {
     put(r, 'etc/systemd/network/10-contextualization-eth9.network', '');
     put(r, 'etc/systemd/network/99-default.network', '');
     put(r, 'etc/netplan/50-cloud-init.yaml', '');
-    expect(findOwnedFiles(r, Object.values(RENDERERS))).toEqual([
+    expect(findOwnedFiles(new RootFs(r), Object.values(RENDERERS))).toEqual([
       '/etc/sysconfig/network-scripts/ifcfg-eth1',
       '/etc/systemd/network/10-contextualization-eth9.network',
     ]);

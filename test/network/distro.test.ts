@@ -51,7 +51,7 @@ function snapshot(root: string, dir = ''): Record<string, string> {
 function runCycle(root: string, backend: BackendName, net: NetworkConfig): PlannedFile[] {
   const sys = makeSystemView(root);
   const renderers = Object.values(RENDERERS);
-  const { owned, foreign } = findBackendFiles(root, renderers);
+  const { owned, foreign } = findBackendFiles(new RootFs(root), renderers);
   const rendered = RENDERERS[backend].render(net).files;
   const distro = planDistroConfig(sys, backend, net, rendered);
   const edited = new Set(distro.files.map((f) => f.path));
@@ -212,7 +212,7 @@ describe('ownership of the files the edits leave', () => {
     put(r, 'etc/NetworkManager/conf.d/99-contextualization.conf', '[main]\n');
     put(r, 'etc/sysconfig/network-scripts/ifcfg-eth0', '# Managed by contextualization: x\nDEVICE="eth0"\n#[contextualization: the distribution\'s original follows, restored when the context no longer configures this NIC]\n#[contextualization disabled] DEVICE=eth0\n');
     put(r, 'etc/sysconfig/network-scripts/ifcfg-eth1', 'DEVICE=eth1\n');
-    expect(findBackendFiles(r, Object.values(RENDERERS))).toEqual({
+    expect(findBackendFiles(new RootFs(r), Object.values(RENDERERS))).toEqual({
       owned: ['/etc/NetworkManager/conf.d/99-contextualization.conf', '/etc/systemd/network/05-wired.network.d/99-contextualization.conf'],
       foreign: ['/etc/sysconfig/network-scripts/ifcfg-eth1'],
     });

@@ -2,8 +2,7 @@
  * Which existing files belong to the agent (NetworkRenderer.owned), honouring ownership markers:
  * /etc/sysconfig/network-scripts/ifcfg-eth0 matches the ifcfg prefix whether or not we wrote it.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type { RootFs } from '../../../lib/fs/index.js';
 import { holdsOriginal } from './distro/marks.js';
 import type { NetworkRenderer, OwnedFiles } from './types.js';
 
@@ -14,9 +13,11 @@ export function isOwnedFile(o: OwnedFiles, name: string, content: () => string |
   return (content() ?? '').split('\n').some((line) => line.startsWith(o.marker!));
 }
 
-function names(dir: string): string[] {
+/** Entries of an in-root directory (links among its parents followed in the root); none when it is not one. */
+function names(fs: RootFs, dir: string): string[] {
   try {
-    return readdirSync(dir);
+    const real = fs.resolve(dir);
+    return (real !== undefined ? fs.listDir(real) : undefined) ?? [];
   } catch {
     return [];
   }
@@ -29,21 +30,22 @@ function names(dir: string): string[] {
  * it is never removed as stale (its restore is planned instead) and may be rewritten.
  * In-root paths, sorted, without duplicates.
  */
-export function findBackendFiles(root: string, renderers: readonly NetworkRenderer[]): { owned: string[]; foreign: string[] } {
+export function findBackendFiles(fs: RootFs, renderers: readonly NetworkRenderer[]): { owned: string[]; foreign: string[] } {
   const owned = new Set<string>();
   const foreign = new Set<string>();
   const holding = new Set<string>();
   for (const r of renderers) {
     for (const o of r.owned) {
-      const dirs = o.inSubdirs === undefined ? [o.dir] : names(join(root, o.dir)).filter((d) => d.endsWith(o.inSubdirs!)).map((d) => `${o.dir}/${d}`);
+      const dirs = o.inSubdirs === undefined ? [o.dir] : names(fs, o.dir).filter((d) => d.endsWith(o.inSubdirs!)).map((d) => `${o.dir}/${d}`);
       for (const dir of dirs) {
-        for (const name of names(join(root, dir))) {
+        for (const name of names(fs, dir)) {
           if (!name.startsWith(o.prefix)) continue;
           let cached: string | undefined | null = null;
           const read = (): string | undefined => {
             if (cached !== null) return cached;
             try {
-              cached = readFileSync(join(root, dir, name), 'utf8');
+              // Never through a link or a FIFO: such an entry is judged without its content.
+              cached = fs.readFileIfRegular(`${fs.resolve(dir)}/${name}`, { maxBytes: 4 * 1024 * 1024 })?.toString('utf8');
             } catch {
               cached = undefined;
             }
@@ -66,6 +68,6 @@ export function findBackendFiles(root: string, renderers: readonly NetworkRender
 }
 
 /** In-root paths of the files the given renderers own that exist now under `root`, sorted, without duplicates. */
-export function findOwnedFiles(root: string, renderers: readonly NetworkRenderer[]): string[] {
-  return findBackendFiles(root, renderers).owned;
+export function findOwnedFiles(fs: RootFs, renderers: readonly NetworkRenderer[]): string[] {
+  return findBackendFiles(fs, renderers).owned;
 }

@@ -2,8 +2,7 @@
  * NIC discovery from /sys/class/net. Boot path: plain synchronous reads, no child processes
  * (no `ip link`, no udevadm), a handful of tiny files per interface.
  */
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { RootFs } from '../../../lib/fs/index.js';
 import { normalizeMac } from '../../../lib/net/ip.js';
 import type { SystemNic } from './types.js';
 
@@ -11,9 +10,10 @@ import type { SystemNic } from './types.js';
 const ARPHRD_ETHER = '1';
 
 /** A sysfs attribute, trimmed; undefined when absent or unreadable (carrier gives EINVAL while the link is down). */
-function readAttr(dir: string, name: string): string | undefined {
+/** `dir` is already resolved in the root (no link among its components). */
+function readAttr(fs: RootFs, dir: string, name: string): string | undefined {
   try {
-    return readFileSync(join(dir, name), 'utf8').trim();
+    return fs.readFileIfRegular(`${dir}/${name}`, { maxBytes: 4096 })?.toString('utf8').trim();
   } catch {
     return undefined;
   }
@@ -24,26 +24,24 @@ function readAttr(dir: string, name: string): string | undefined {
  * (eth2 before eth10) so "the first NIC" is stable across boots. Skips lo, non-Ethernet link types
  * (InfiniBand, tun, sit...) and interfaces without a usable MAC.
  */
-export function readEthernetNics(root = '/'): SystemNic[] {
-  const classNet = join(root, 'sys/class/net');
-  let names: string[];
-  try {
-    names = readdirSync(classNet);
-  } catch {
-    return []; // no sysfs (containers, bare image roots): nothing to configure
-  }
+export function readEthernetNics(root: RootFs | string = '/'): SystemNic[] {
+  const fs = typeof root === 'string' ? new RootFs(root) : root;
+  const classNet = '/sys/class/net';
+  // No sysfs (containers, bare image roots): nothing to configure.
+  const names = fs.listDir(classNet) ?? [];
   const nics: SystemNic[] = [];
   for (const name of names) {
     if (name === 'lo') continue;
-    const dir = join(classNet, name);
-    if (readAttr(dir, 'type') !== ARPHRD_ETHER) continue;
-    const mac = normalizeMac(readAttr(dir, 'address') ?? '');
+    let dir: string | undefined;
+    try { dir = fs.resolve(`${classNet}/${name}`); } catch { dir = undefined; }
+    if (dir === undefined || readAttr(fs, dir, 'type') !== ARPHRD_ETHER) continue;
+    const mac = normalizeMac(readAttr(fs, dir, 'address') ?? '');
     if (!mac || mac === '00:00:00:00:00:00') continue;
-    const carrierRaw = readAttr(dir, 'carrier');
+    const carrierRaw = readAttr(fs, dir, 'carrier');
     const carrier = carrierRaw === '1' ? true : carrierRaw === '0' ? false : undefined;
     // `device` is a symlink to the bus device (PCI, virtio, xen vif); bridges, bonds, veth and docker0 have none.
     // lstat: the link itself is what counts, even if its target is outside a fake root.
-    const physical = lstatSync(join(dir, 'device'), { throwIfNoEntry: false }) !== undefined;
+    const physical = fs.kind(`${dir}/device`) !== 'absent';
     nics.push(carrier === undefined ? { name, mac, physical } : { name, mac, carrier, physical });
   }
   return nics.sort((a, b) => naturalCompare(a.name, b.name));
@@ -64,6 +62,6 @@ function naturalCompare(a: string, b: string): number {
 }
 
 /** The NICs the agent may configure: physical Ethernet interfaces (see readEthernetNics). */
-export function listNics(root = '/'): SystemNic[] {
+export function listNics(root: RootFs | string = '/'): SystemNic[] {
   return readEthernetNics(root).filter((n) => n.physical);
 }

@@ -15,12 +15,12 @@ const FACT_MAX_BYTES = 4 * 1024 * 1024;
 export const FACT_PATHS = ['/etc/hosts', '/root/.ssh/authorized_keys', '/etc/resolv.conf'] as const;
 
 export function gatherFacts(fs: RootFs, sys: SystemView, renderers: readonly NetworkRenderer[], declared?: SystemNic[]): Facts {
-  const nics = declared?.length ? declared : listNics(fs.root);
+  const nics = declared?.length ? declared : listNics(fs);
   const symlinkTarget = fs.readlink('/etc/resolv.conf');
   const read = (p: string): string | undefined => fs.readFileIfRegular(p, { maxBytes: FACT_MAX_BYTES })?.toString('utf8');
   // Files matching a backend's naming but lacking its ownership marker are the user's (e.g. ifcfg-eth0 written
   // by the installer): never removed, never overwritten.
-  const { owned, foreign } = findBackendFiles(fs.root, renderers);
+  const { owned, foreign } = findBackendFiles(fs, renderers);
   return {
     nics,
     resolvConf: symlinkTarget !== undefined ? { symlinkTarget } : {},
@@ -34,7 +34,7 @@ export function gatherFacts(fs: RootFs, sys: SystemView, renderers: readonly Net
 
 /** Read the NICs again (udev may still have been renaming them). */
 export function rereadNics(fs: RootFs): SystemNic[] {
-  return listNics(fs.root);
+  return listNics(fs);
 }
 
 /** Why the agent must do nothing this boot, or undefined. */
