@@ -80,7 +80,6 @@ export async function runInspect(isoPath: string, io: Io, opts: { verifyKeys?: s
 export function inspectLines(r: InspectResult): string[] {
   const lines = [`${r.file}: volume ${r.volumeId}, ${r.naming} names, ${r.entries.filter((e) => e.type === 'file').length} files`];
   for (const e of r.entries) lines.push(`  ${e.mode} ${e.type.padEnd(7)} ${String(e.size).padStart(8)}  ${e.path}`);
-  if (r.context) lines.push(`context: ${describeContext(r.context)}`);
   const s = r.signature;
   if (s?.state === 'unsigned') lines.push('signature: unsigned');
   else if (s?.state === 'malformed') lines.push(`signature: malformed (${s.why})`);
@@ -88,6 +87,7 @@ export function inspectLines(r: InspectResult): string[] {
     const how = s.verified === undefined ? 'not verified (give --verify-key)' : s.verified ? 'verified' : `REFUSED: ${s.why}`;
     lines.push(`signature: ${describeBinding(s.keyId!, s.manifest!)}; ${how}`);
   }
+  if (r.context) lines.push(`context: ${describeContext(r.context)}`);
   for (const p of r.problems) lines.push(`problem: ${formatProblem(p)}`);
   return lines;
 }
