@@ -3,3 +3,4 @@ export * from './keys.js';
 export * from './manifest.js';
 export * from './input.js';
 export * from './signature.js';
+export * from './verify-iso.js';

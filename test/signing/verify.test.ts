@@ -8,7 +8,7 @@ import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, symlinkSync
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readContextDir } from '../../lib/context/index.js';
-import { inputFromDir, readSignature, SIGNATURE_PATH, verifyContext, type PublicKey, type VerifyFacts } from '../../lib/signing/index.js';
+import { inputFromDir, readSignature, SIGNATURE_PATH, verifyContext, verifyIso, type PublicKey, type VerifyFacts } from '../../lib/signing/index.js';
 import { cg, tempDir, TEMPLATE } from '../host-tools/helpers.js';
 import { extract, genisoimage, MAC, MAC2, OTHER_UUID, readInput, VM_UUID, writeKeyPair } from './support.js';
 
@@ -187,5 +187,21 @@ describe('refused, with one line saying why', () => {
 
   it('no trusted key at all: nothing to verify against (the caller keeps today\'s behaviour)', () => {
     expect(verifyContext(readInput(signedIso), [], facts)).toEqual({ ok: false, why: 'no trusted key to verify the context against' });
+  });
+});
+
+describe('verifyIso (the agent\'s one call)', () => {
+  it('returns the verdict and exactly the bytes it verified, which are what readAllFiles reads', async () => {
+    const { openIso, readAllFiles } = await import('../../lib/iso9660/index.js');
+    const r = verifyIso(signedIso, trusted, facts);
+    expect(r.verdict.ok).toBe(true);
+    expect(r.label).toBe('CONTEXT');
+    const img = openIso(signedIso);
+    try {
+      expect(r.files).toEqual(readAllFiles(img));
+    } finally {
+      img.close();
+    }
+    expect(verifyIso(signedIso, trusted, { ...facts, uuid: OTHER_UUID }).verdict).toMatchObject({ ok: false, why: `signed for VM UUID ${VM_UUID}, but this VM's UUID is ${OTHER_UUID}` });
   });
 });
