@@ -57,7 +57,9 @@ export function checkExpires(s: string, now: Date): Checked<Date> {
   let at: Date;
   if (rel) at = new Date(now.getTime() + Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000));
   else {
-    const c = checkMtime(s);
+    // A date-time without a zone would be local time to Date.parse; expiries are UTC unless said otherwise.
+    const t = s.trim();
+    const c = checkMtime(/^\d{4}-\d{2}-\d{2}[T ][0-9:.]+$/.test(t) ? `${t}Z` : t);
     if (!c.ok) return { ok: false, why: 'must be an ISO 8601 date or date-time (UTC unless an offset is given), seconds since 1970, or a duration like 90d or 12h' };
     at = c.value;
   }

@@ -13,8 +13,8 @@ import { ROOT, snapshot, tempDir, TEMPLATE } from '../host-tools/helpers.js';
 import { extract, genisoimage, MAC, MAC2, OTHER_UUID, readInput, VM_UUID } from './support.js';
 
 const BIN = join(ROOT, 'dist/contextgen');
-function contextgen(args: string[], cwd: string) {
-  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8', timeout: 60_000 });
+function contextgen(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(BIN, args, { cwd, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
   return { code: r.status ?? -1, out: r.stdout.trimEnd().split('\n').filter(Boolean), err: r.stderr.trimEnd().split('\n').filter(Boolean) };
 }
 
@@ -125,6 +125,21 @@ describe('contextgen iso --sign-key and inspect', () => {
     const any = contextgen(['iso', '-o', 'any.iso', '--hostname', 'h', '--sign-key', 'k3', '--any-vm', '--expires', '12h'], dir);
     expect(any.code).toBe(0);
     expect(any.out[0]).toMatch(/signed by key [0-9a-f]{16}, for any VM UUID, until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, instance [0-9a-f]{64}$/);
+  });
+});
+
+describe('--expires', () => {
+  it('reads a date-time without a zone as UTC, whatever the host time zone; an offset is honoured', () => {
+    expect(contextgen(['keygen', '-o', 'tz'], dir).code).toBe(0);
+    const at = (when: string) => {
+      const r = contextgen(['iso', '-o', 'tz.iso', '--force', '--hostname', 'h', '--sign-key', 'tz', '--any-vm', '--expires', when], dir, { TZ: 'Asia/Tokyo' });
+      expect(r.err).toEqual([]);
+      return / until (\S+),/.exec(r.out[0]!)?.[1];
+    };
+    expect(at('2099-06-30T12:00')).toBe('2099-06-30T12:00:00Z');
+    expect(at('2099-06-30')).toBe('2099-06-30T00:00:00Z');
+    expect(at('2099-06-30T12:00:00+02:00')).toBe('2099-06-30T10:00:00Z');
+    expect(at('4102444800')).toBe('2100-01-01T00:00:00Z');
   });
 });
 
