@@ -9,6 +9,7 @@ import { ContextError, type Problem } from '../../lib/context/errors.js';
 import { CONTEXT_PATHS, emptyContext, type Context, type ContextFiles } from '../../lib/context/model.js';
 import { parseContext, readContextDir, serializeContext, validateContext } from '../../lib/context/index.js';
 import { writeIso } from '../../lib/iso9660/index.js';
+import { SIGNATURE_PATH } from '../../lib/signing/manifest.js';
 
 const MODEL_PATHS = new Set<string>(Object.values(CONTEXT_PATHS));
 
@@ -23,7 +24,8 @@ export async function loadContextDir(dir: string): Promise<LoadedDir> {
   const files = await readContextDir(dir);
   const context = parseContext(files);
   const extras: ContextFiles = new Map();
-  for (const [p, data] of files) if (!MODEL_PATHS.has(p)) extras.set(p, data);
+  // A signature is never carried over from a source tree (it signs another CD); contextgen writes its own.
+  for (const [p, data] of files) if (!MODEL_PATHS.has(p) && p !== SIGNATURE_PATH) extras.set(p, data);
   return { context, extras };
 }
 
@@ -45,13 +47,14 @@ export function finalizeContext(ctx: Context, extras: ContextFiles = new Map()):
   return { parsed, files };
 }
 
+/** The mode a file gets on the CD (a signed manifest records it, so it is defined once). */
+export function isoFileMode(path: string): number {
+  // Executable on the CD, as Snooze images expect (older agents run /mnt/post-install directly).
+  return path === CONTEXT_PATHS.postInstall ? 0o755 : 0o644;
+}
+
 export function isoFromFiles(files: ContextFiles, opts: { label: string; mtime?: Date }): Buffer {
-  const list = [...files].map(([path, data]) => ({
-    path,
-    data,
-    // Executable on the CD, as Snooze images expect (older agents run /mnt/post-install directly).
-    mode: path === CONTEXT_PATHS.postInstall ? 0o755 : 0o644,
-  }));
+  const list = [...files].map(([path, data]) => ({ path, data, mode: isoFileMode(path) }));
   return writeIso(list, { volumeId: opts.label, mtime: opts.mtime });
 }
 

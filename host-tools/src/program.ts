@@ -14,6 +14,7 @@ import { overlaySummary, runOverlay } from './commands/overlay.js';
 import { inspectLines, runInspect } from './commands/inspect.js';
 import { runValidate } from './commands/validate.js';
 import { runBatchCommand } from './commands/batch.js';
+import { keygenSummary, runKeygen } from './commands/keygen.js';
 import { describeContext } from './context-build.js';
 import { CDROM_BUSES, DISK_FORMATS, DOMAIN_FORMATS, GUEST_TYPES, HYPERVISORS } from './domain/spec.js';
 
@@ -68,9 +69,27 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--label <label>', 'volume label (e.g. cidata)', 'CONTEXT')
     .option('--mtime <time>', 'timestamp for every file (epoch seconds or ISO 8601; default $SOURCE_DATE_EPOCH, else now)')
     .option('--force', 'overwrite an existing output')
+    // Signed contexts (docs/signed-contexts.md).
+    .option('--sign-key <file>', 'sign the context with this private key (contextgen keygen)')
+    .option('--uuid <uuid>', 'with --sign-key: the domain UUID of the only VM that may use the context')
+    .option('--mac <mac>', 'with --sign-key: a NIC MAC that VM must have (repeatable)', collect)
+    .option('--expires <when>', 'with --sign-key: refused after this (ISO 8601 date/time, epoch seconds, or 90d / 12h from now)')
+    .option('--serial <n>', 'with --sign-key: monotonic serial; a VM refuses one older than it applied')
+    .option('--any-vm', 'with --sign-key: bind to no UUID or MAC (any VM trusting the key accepts it)')
     .action(async (o) => {
       const r = await runIso(o, io);
       io.out(isoSummary(r));
+      setCode(EXIT.ok);
+    });
+
+  program
+    .command('keygen')
+    .description('write an Ed25519 key pair for signed contexts: NAME (private, 0600) and NAME.pub')
+    .requiredOption('-o, --out <name>', 'private key path (the public key goes to NAME.pub)')
+    .option('--comment <text>', 'comment on the key line (e.g. ops@site)')
+    .option('--force', 'overwrite existing key files')
+    .action(async (o) => {
+      io.out(keygenSummary(await runKeygen(o, io)));
       setCode(EXIT.ok);
     });
 
@@ -132,8 +151,9 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .description('show what a context ISO holds and what the agent would read from it')
     .argument('<iso>', 'ISO image')
     .option('--json', 'machine-readable output')
-    .action(async (iso: string, o: { json?: boolean }) => {
-      const r = await runInspect(iso, io);
+    .option('--verify-key <pub>', 'verify the signature against this public key (repeatable: any of them)', collect)
+    .action(async (iso: string, o: { json?: boolean; verifyKey?: string[] }) => {
+      const r = await runInspect(iso, io, { verifyKeys: o.verifyKey });
       if (o.json) io.out(JSON.stringify(r, null, 2));
       else {
         for (const line of inspectLines(r).filter((l) => !l.startsWith('problem: '))) io.out(line);

@@ -55,6 +55,8 @@ export interface VmSettings {
   macMode: MacMode;
   /** Two-octet prefix for mac_mode = ip (00:16 Snooze, 02:00 locally administered). */
   macPrefix: string;
+  /** Private key that signs each VM's context for its own UUID and MAC (docs/signed-contexts.md). */
+  signKey?: string;
 }
 
 export interface VmRequest {
@@ -229,6 +231,7 @@ export const KEYS: Record<string, KeyRule> = {
       return undefined;
     },
   },
+  sign_key: { scopes: ALL, set: checkedPath((s, p) => (s.signKey = p)) },
   mac_mode: { scopes: ALL, set: choice(['random', 'ip'] as const, (s, v) => (s.macMode = v)) },
   mac_prefix: {
     scopes: ALL,

@@ -16,6 +16,7 @@ import { exists } from '../io.js';
 import { newUuid } from '../values.js';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
 import { allocate, poolSize } from './pool.js';
+import { BatchSigners } from '../signing.js';
 import type { Inventory, VmRequest } from './inventory.js';
 
 export interface VmPlan {
@@ -120,6 +121,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const flagged = new Set<string>(inv.vms.filter((v) => v.invalid).map((v) => v.where));
   const count = () => problems.length + perVm.length;
   const inputs = new Inputs(file);
+  const signers = new BatchSigners(file);
   const warnings: string[] = [];
   const warned = new Set<string>();
 
@@ -329,6 +331,16 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       }
       continue;
     }
+    let files = final.files;
+    if (s.signKey) {
+      // sign_key: the context is valid only on this VM (its domain UUID and MAC).
+      const signed = await signers.sign(s.signKey, vm.where, final.files, s.label, { uuid, macs: mac ? [mac] : [] }, final.parsed.instanceId);
+      if (isProblems(signed)) {
+        problems.push(...signed);
+        continue;
+      }
+      files = signed;
+    }
     const format = s.format;
     const isoPath = join(dir, OUTPUT_NAMES.iso);
     const domain: DomainSpec = {
@@ -358,7 +370,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       address,
       prefix,
       label: s.label,
-      files: final.files,
+      files,
       context: final.parsed,
       domain,
       format,

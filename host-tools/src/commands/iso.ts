@@ -8,9 +8,11 @@ import { describeContext, finalizeContext, isoFromFiles, loadContextDir, readInp
 import { exists, writeOneFile, type Io } from '../io.js';
 import { checkMtime, checkVolumeLabel } from '../values.js';
 import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
+import type { Manifest } from '../../../lib/signing/index.js';
+import { describeBinding, signerFromFlags, signFiles, type SignFlags } from '../signing.js';
 
 /** The command line's flags: the context flags as typed, with files named by path (read by this command). */
-export interface IsoOptions extends Omit<ContextFlags, 'postInstall' | 'sshKeys'> {
+export interface IsoOptions extends Omit<ContextFlags, 'postInstall' | 'sshKeys'>, SignFlags {
   out: string;
   from?: string;
   force?: boolean;
@@ -25,6 +27,8 @@ export interface IsoResult {
   label: string;
   bytes: number;
   final: FinalContext;
+  /** Set with --sign-key: what the signature binds (docs/signed-contexts.md). */
+  signed?: { keyId: string; manifest: Manifest; files: number };
 }
 
 const CLI = '<command line>';
@@ -49,6 +53,7 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
   if (!l.ok) problems.push({ file: CLI, key: '--label', value: label, why: l.why });
   const mtime = resolveMtime(o.mtime, io.env, problems);
   if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+  const signer = await signerFromFlags(o, io.cwd, new Date(), problems);
 
   let base = startingContext();
   let extras = new Map<string, Buffer>();
@@ -92,11 +97,16 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
   }
   if (problems.length || !ctx) throw new ContextError(problems);
   const final = finalizeContext(ctx, extras);
-  const iso = isoFromFiles(final.files, { label, mtime });
+  const signed = signer ? signFiles(final.files, label, signer, final.parsed.instanceId) : undefined;
+  const iso = isoFromFiles(signed?.files ?? final.files, { label, mtime });
   await writeOneFile(out, iso, { force: !!o.force });
-  return { out, label, bytes: iso.length, final };
+  const r: IsoResult = { out, label, bytes: iso.length, final };
+  if (signed) r.signed = { keyId: signer!.key.keyId, manifest: signed.manifest, files: signed.files.size };
+  return r;
 }
 
 export function isoSummary(r: IsoResult): string {
-  return `wrote ${r.out} (label ${r.label}, ${r.final.files.size} files, ${r.bytes} bytes): ${describeContext(r.final.parsed)}`;
+  const files = r.signed?.files ?? r.final.files.size;
+  const line = `wrote ${r.out} (label ${r.label}, ${files} files, ${r.bytes} bytes): ${describeContext(r.final.parsed)}`;
+  return r.signed ? `${line}; ${describeBinding(r.signed.keyId, r.signed.manifest)}` : line;
 }
