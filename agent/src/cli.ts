@@ -122,8 +122,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--root <dir>', 'image root', '/')
     .addOption(new Option('--init <system>', 'init system (default: detected)').choices(['systemd', 'sysv', 'rc.local']))
     .option('--force', 'replace differing existing files')
-    .action(async (f: { root: string; init?: InitSystem; force?: boolean }) => {
-      const r = await installAgent({ root: f.root, initSystem: f.init ?? 'auto', force: f.force === true });
+    .option('--trust-key <file>', 'require contexts signed by this public key (contextgen keygen); repeatable', collect)
+    .action(async (f: { root: string; init?: InitSystem; force?: boolean; trustKey?: string[] }) => {
+      const r = await installAgent({ root: f.root, initSystem: f.init ?? 'auto', force: f.force === true, trustKeys: f.trustKey ?? [] });
       for (const a of r.actions) process.stdout.write(`${a.action.padEnd(9)} ${a.path}${a.detail ? `  (${a.detail})` : ''}\n`);
     });
   return program;

@@ -3,6 +3,8 @@ import { basename } from 'node:path';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { RootFs } from '../../lib/fs/index.js';
+import { formatPublicKey, parsePublicKey } from '../../lib/signing/keys.js';
+import { TRUSTED_KEYS_DIR } from './trust/signature.js';
 import { FINAL_UNIT, FINAL_UNIT_NAME, LOCAL_UNIT, LOCAL_UNIT_NAME, RC_LOCAL_LINE, SYSV_INIT_SCRIPT } from './state/units.js';
 
 /**
@@ -29,6 +31,8 @@ export interface InstallOptions {
   initSystem: InitSystem | 'auto';
   /** Replace existing files that differ from ours. */
   force?: boolean;
+  /** Public keys (files on the host) whose signatures the image will require (signed contexts). */
+  trustKeys?: string[];
   logger?: Logger;
 }
 
@@ -63,6 +67,17 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
 
   // Decide everything first: with a conflict and no --force, nothing is changed at all.
   const { files, links } = installTargets(initSystem);
+  // A key that does not parse is refused before anything is written (an image that pins a broken key trusts nothing).
+  for (const file of opts.trustKeys ?? []) {
+    let text: Buffer;
+    try {
+      text = readFileSync(file);
+    } catch (e) {
+      throw new InstallError(`--trust-key ${file}: cannot read it: ${(e as Error).message}`);
+    }
+    const key = parsePublicKey(text, file);
+    files.push({ path: `${TRUSTED_KEYS_DIR}/${key.keyId}.pub`, content: `${formatPublicKey(key).trimEnd()}\n`, mode: 0o644 });
+  }
   const conflicts = [
     ...files.filter((f) => differs(fs, f.path, f.content)).map((f) => `${fs.host(f.path)} exists with other content`),
     ...links.filter((l) => linkConflict(fs, l.path, l.target)).map((l) => `${fs.host(l.path)} exists and is not a link to ${l.target}`),

@@ -14,7 +14,13 @@ export type Loaded =
   | { kind: 'none'; reason: string }
   /** A context was found but cannot be used: unreadable, invalid, unsigned/untrusted, or its NICs absent. */
   | { kind: 'refused'; source: SourceStatus; reason: string }
-  | { kind: 'accepted'; source: SourceStatus; files: ContextFiles; ctx: Context; instanceId: string; planned: PlannedContext };
+  | { kind: 'accepted'; source: SourceStatus; files: ContextFiles; ctx: Context; instanceId: string; planned: PlannedContext; signer?: Signer };
+
+/** Who signed an accepted context (when keys are trusted), and the serial to remember. */
+export interface Signer {
+  keyId: string;
+  serial?: number;
+}
 
 export type Outcome =
   | { action: 'apply'; reason: string; planned: PlannedContext; instanceId: string; firstBoot: boolean }

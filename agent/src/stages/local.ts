@@ -19,7 +19,8 @@ import type { SourceStatus } from '../state/status.js';
 import { skipReason } from '../steps/post-install.js';
 import { gatherFacts, rereadNics } from '../system/facts.js';
 import { execa } from 'execa';
-import { decide, type Loaded } from './decide.js';
+import { decide, type Loaded, type Signer } from './decide.js';
+import { machineBinding, readTrustConfig, recordSerial, verifySource } from '../trust/signature.js';
 import type { Context } from '../../../lib/context/model.js';
 import { mergePlans } from '../plan/types.js';
 import { planGrowRoot } from '../steps/grow-root.js';
@@ -76,6 +77,7 @@ async function localStage(s: StageContext): Promise<StageResult> {
       const record = withNetworkApplied(identifyInstance(previous, instanceId).record, summarize(planned.network, renderer.name, planned.network.nics.some((n) => n.method === 'static') ? 'static' : 'dhcp'));
       writeInstanceRecord(fs, record);
       publishContext(fs, loaded.files, log);
+      recordSerial(fs, loaded.signer?.serial);
       markFinalPending(s, loaded, instanceId);
     }
     return { exit, instanceId, source };
@@ -135,15 +137,47 @@ async function load(s: StageContext, facts: Facts, renderer: NetworkRenderer): P
     return { kind: 'refused', source: { kind: 'none' }, reason: errorLines(e)[0] ?? 'unreadable' };
   }
   if (!found) return { kind: 'none', reason: 'no context CD' };
-  const { files, source } = found;
+  const { source } = found;
+  let files = found.files;
+  // Signed contexts: only when the image trusts keys; otherwise behaviour is exactly as before.
+  const trust = readTrustConfig(fs);
+  for (const p of trust.problems) log.warn(p);
+  let signer: Signer | undefined;
+  let rootPowers = true;
+  if (trust.pinned) {
+    let v: ReturnType<typeof verifySource>;
+    try {
+      v = verifySource(fs, source, files, trust, machineBinding(fs, facts.nics.map((n) => n.mac)), opts.label ?? 'CONTEXT');
+    } catch (e) {
+      v = { verdict: { ok: false, why: `cannot read it to verify: ${errorLines(e)[0]}` }, files };
+    }
+    const verdict = v.verdict;
+    if (verdict.ok) {
+      files = v.files; // exactly the bytes that were verified
+      signer = { keyId: verdict.keyId, ...(verdict.manifest.serial !== undefined ? { serial: verdict.manifest.serial } : {}) };
+      rec.add({ name: 'signature', result: 'ok', message: `signed by key ${verdict.keyId}${verdict.manifest.serial !== undefined ? `, serial ${verdict.manifest.serial}` : ''}`, durationMs: 0, startedAt: new Date().toISOString() });
+    } else if (trust.policy === 'whole') {
+      log.error(`signature: context refused: ${verdict.why}`);
+      rec.add({ name: 'signature', result: 'failed', message: `context refused: ${verdict.why}`, durationMs: 0, startedAt: new Date().toISOString() });
+      return { kind: 'refused', source, reason: verdict.why };
+    } else {
+      rootPowers = false;
+      log.warn(`signature: ${verdict.why}; post-install and SSH keys dropped (policy scripts-and-keys)`);
+      rec.add({ name: 'signature', result: 'skipped', message: `${verdict.why}; post-install and SSH keys dropped`, durationMs: 0, startedAt: new Date().toISOString() });
+    }
+  }
   try {
     const ctx = (await rec.run('parse', () => ({ result: 'ok' as const, message: `${files.size} file(s)`, ctx: parseContext(files) }))).ctx;
+    if (!rootPowers) {
+      delete ctx.postInstall;
+      ctx.authorizedKeys = [];
+    }
     const instanceId = instanceIdFor(ctx.instanceId, files);
     const planned = await rec.run('plan', async () => {
       const p = await planWithRetry(s, ctx, facts, renderer);
       return { result: 'ok' as const, message: describeNetwork(p.network, renderer.name), p };
     });
-    return { kind: 'accepted', source, files, ctx, instanceId, planned: planned.p };
+    return { kind: 'accepted', source: signer ? { ...source, signer: signer.keyId } : source, files: rootPowers ? files : withoutRootPowers(files), ctx, instanceId, planned: planned.p, ...(signer ? { signer } : {}) };
   } catch (e) {
     // Every problem on its own line, on the console: the operator sees exactly what to fix.
     for (const l of errorLines(e)) log.error(`invalid context: ${l}`);
@@ -188,6 +222,11 @@ async function renewIdentity(s: StageContext, ctx: Context | undefined): Promise
   } catch (e) {
     for (const l of errorLines(e)) log.error(`identity: ${l}`);
   }
+}
+
+/** An unsigned context under the scripts-and-keys policy: what is published for `final` has no script. */
+function withoutRootPowers(files: ContextFiles): ContextFiles {
+  return new Map([...files].filter(([p]) => p !== 'post-install' && p !== 'common/authorized_keys'));
 }
 
 /** The final unit starts only when there is a post-install to run this boot (its ConditionPathExists). */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { contextHash } from '../../../lib/context/index.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import type { RootFs } from '../../../lib/fs/index.js';
+import { SIGNATURE_PATH } from '../../../lib/signing/manifest.js';
 import { assertSafeInstanceId } from './instance-id.js';
 import { PATHS } from './paths.js';
 
@@ -32,7 +33,9 @@ export interface InstanceRecord {
 
 /** The explicit id when the context gives one, else a hash of the context files (same files, same id). */
 export function instanceIdFor(explicit: string | undefined, files: ContextFiles): string {
-  const id = explicit ?? contextHash(files);
+  // The signature is not part of what it signs: re-signing (a new expiry) is not a new instance.
+  const signed = files.has(SIGNATURE_PATH) ? new Map([...files].filter(([p]) => p !== SIGNATURE_PATH)) : files;
+  const id = explicit ?? contextHash(signed);
   assertSafeInstanceId(id, explicit !== undefined ? 'common/context.ini: instance id' : 'context hash');
   return id;
 }

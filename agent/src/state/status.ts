@@ -27,6 +27,8 @@ export interface SourceStatus {
   path?: string;
   label?: string;
   method?: 'mount' | 'reader';
+  /** Key id of the signature the context was accepted with (when the image trusts keys). */
+  signer?: string;
 }
 
 export interface StageStatus {
@@ -131,7 +133,7 @@ const StatusSchema = z.object({
   schema: z.literal(1),
   agentVersion: z.string(),
   instanceId: z.string().optional(),
-  source: z.object({ kind: z.enum(['device', 'iso', 'dir', 'none']), path: z.string().optional(), label: z.string().optional(), method: z.enum(['mount', 'reader']).optional() }).passthrough(),
+  source: z.object({ kind: z.enum(['device', 'iso', 'dir', 'none']), path: z.string().optional(), label: z.string().optional(), method: z.enum(['mount', 'reader']).optional(), signer: z.string().optional() }).passthrough(),
   result: z.enum(['ok', 'failed']),
   updatedAt: z.string(),
   stages: z.array(z.object({ stage: z.string(), result: z.enum(['ok', 'failed']), startedAt: z.string(), durationMs: z.number(), steps: z.array(StepSchema) }).passthrough()),
@@ -193,5 +195,6 @@ function describeSource(src: SourceStatus): string {
   const bits = [src.kind, src.path ?? ''];
   if (src.label) bits.push(`label ${src.label}`);
   if (src.method) bits.push(`via ${src.method}`);
+  if (src.signer) bits.push(`signed by key ${src.signer}`);
   return bits.filter(Boolean).join(' ');
 }
