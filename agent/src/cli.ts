@@ -7,7 +7,7 @@ import { RootFs } from '../../lib/fs/index.js';
 import { normalizeMac } from '../../lib/net/ip.js';
 import { installAgent, type InitSystem } from './install.js';
 import { makeLogger } from './log.js';
-import type { BackendName, SystemNic } from './network/types.js';
+import type { BackendName, SystemNic } from './types/network.js';
 import { AGENT_VERSION, type RunOptions } from './stages/engine.js';
 import { EXIT, UsageError, errorLines, exitCodeFor } from './stages/exit.js';
 import { runFinal } from './stages/final.js';

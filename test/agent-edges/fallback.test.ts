@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chooseFallbackNic, naturalCompare } from '../../agent/src/plan/fallback-nic.js';
-import type { SystemNic } from '../../agent/src/network/types.js';
+import type { SystemNic } from '../../agent/src/types/network.js';
 
 const nic = (name: string, carrier: boolean | undefined, physical = true): SystemNic => ({
   name,

@@ -9,7 +9,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RootFs } from '../../lib/fs/index.js';
 import { applyPlan } from '../../agent/src/apply/apply.js';
-import type { Plan } from '../../agent/src/plan/types.js';
+import type { Plan } from '../../agent/src/types/plan.js';
 import { tmp } from '../support/fake-roots.js';
 
 const log = pino({ level: 'silent' });

@@ -4,7 +4,7 @@
  * systemd's vendor files), for the distro-neutralisation goldens.
  */
 import type { Context } from '../../lib/context/model.js';
-import type { BackendName, SystemNic } from '../../agent/src/network/types.js';
+import type { BackendName, SystemNic } from '../../agent/src/types/network.js';
 import { SNOOZE_MAC, nic, snoozeContext, twoNicContext } from './fixtures.js';
 import { link, put } from './helpers.js';
 

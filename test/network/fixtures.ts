@@ -3,7 +3,7 @@
  * after parsing) and the NICs a guest would show.
  */
 import { emptyContext, type Context, type Route } from '../../lib/context/model.js';
-import type { SystemNic } from '../../agent/src/network/types.js';
+import type { SystemNic } from '../../agent/src/types/network.js';
 
 export const nic = (name: string, mac: string): SystemNic => ({ name, mac, physical: true });
 

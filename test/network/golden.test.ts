@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import { DETECTION_ORDER, RENDERERS } from '../../agent/src/network/renderers/index.js';
-import type { RenderResult } from '../../agent/src/network/types.js';
+import type { RenderResult } from '../../agent/src/types/network.js';
 import { GOLDEN_CASES } from './fixtures.js';
 import { expectGolden } from './helpers.js';
 

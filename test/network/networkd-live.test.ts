@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import { RENDERERS } from '../../agent/src/network/renderers/index.js';
-import type { SystemNic } from '../../agent/src/network/types.js';
+import type { SystemNic } from '../../agent/src/types/network.js';
 import { GOLDEN_CASES } from './fixtures.js';
 import { put, tempRoot } from './helpers.js';
 import { planDistroConfig } from '../../agent/src/network/distro/index.js';

@@ -13,7 +13,7 @@ import { ContextError } from '../../lib/context/errors.js';
 import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import { DETECTION_ORDER, RENDERERS } from '../../agent/src/network/renderers/index.js';
 import { uuidV5 } from '../../agent/src/network/renderers/networkmanager.js';
-import type { NetworkConfig } from '../../agent/src/network/types.js';
+import type { NetworkConfig } from '../../agent/src/types/network.js';
 import { GOLDEN_CASES, SNOOZE_MAC, delDefaultContext, nic, snoozeContext, twoNicContext } from './fixtures.js';
 import { tempRoot } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { emptyContext, type Context } from '../../lib/context/model.js';
 import { ContextError } from '../../lib/context/errors.js';
 import { NicNotFoundError, resolveNetwork } from '../../agent/src/network/resolve.js';
-import type { ResolvedNic, SystemNic } from '../../agent/src/network/types.js';
+import type { ResolvedNic, SystemNic } from '../../agent/src/types/network.js';
 import { SNOOZE_MAC, nic, route, snoozeContext, twoNicContext } from './fixtures.js';
 
 /** A compact view of one resolved NIC, for table rows. */

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { FsError, describeKind, type RootFs } from '../../../lib/fs/index.js';
-import type { Plan, PlannedCommand } from '../plan/types.js';
+import type { Plan, PlannedCommand } from '../types/plan.js';
 import { PATHS } from '../state/paths.js';
 
 export const BACKUP_DIR = PATHS.backupDir;

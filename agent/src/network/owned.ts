@@ -4,7 +4,7 @@
  */
 import type { RootFs } from '../../../lib/fs/index.js';
 import { holdsOriginal } from './distro/marks.js';
-import type { NetworkRenderer, OwnedFiles } from './types.js';
+import type { NetworkRenderer, OwnedFiles } from '../types/network.js';
 
 /** Whether the file `name` (in o.dir) with this content is ours. `content` is read only when a marker must be checked. */
 export function isOwnedFile(o: OwnedFiles, name: string, content: () => string | undefined): boolean {

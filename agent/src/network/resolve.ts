@@ -28,7 +28,7 @@ import {
   macToIPv4,
   networkAddress,
 } from '../../../lib/net/ip.js';
-import type { NetworkConfig, ResolvedNic, ResolvedRoute, SystemNic } from './types.js';
+import type { NetworkConfig, ResolvedNic, ResolvedRoute, SystemNic } from '../types/network.js';
 
 /** The context names a NIC the guest does not have. Distinct so the caller can wait for udev and retry. */
 export class NicNotFoundError extends ContextError {

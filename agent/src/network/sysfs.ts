@@ -4,7 +4,7 @@
  */
 import { RootFs } from '../../../lib/fs/index.js';
 import { normalizeMac } from '../../../lib/net/ip.js';
-import type { SystemNic } from './types.js';
+import type { SystemNic } from '../types/network.js';
 
 /** ARPHRD_ETHER from <linux/if_arp.h>: /sys/class/net/X/type of Ethernet (and virtio/xen/e1000) NICs. */
 const ARPHRD_ETHER = '1';

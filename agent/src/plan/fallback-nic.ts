@@ -1,4 +1,4 @@
-import type { SystemNic } from '../network/types.js';
+import type { SystemNic } from '../types/network.js';
 
 /**
  * Which NIC gets DHCP when there is no context (the Snooze rule was "dhcp on the first interface").

@@ -5,24 +5,14 @@
 import type { Context } from '../../../lib/context/model.js';
 import { distroConfigures, planDistroConfig } from '../network/distro/index.js';
 import { resolveNetwork } from '../network/resolve.js';
-import type { NetworkConfig, NetworkRenderer, SystemNic, SystemView } from '../network/types.js';
-import { planDns, type ResolvConfState } from '../steps/dns.js';
+import type { NetworkConfig, NetworkRenderer, SystemNic } from '../types/network.js';
+import { planDns } from '../steps/dns.js';
 import { planHostname } from '../steps/hostname.js';
 import { planAuthorizedKeys } from '../steps/ssh-keys.js';
-import { emptyPlan, mergePlans, type Plan } from './types.js';
+import { emptyPlan, mergePlans, type Facts, type Plan } from '../types/plan.js';
 
-export interface Facts {
-  nics: SystemNic[];
-  resolvConf: ResolvConfState;
-  currentHosts?: string;
-  currentAuthorizedKeys?: string;
-  /** Backend files the agent owns that exist now (from an earlier instance), as in-root paths. */
-  existingOwned: string[];
-  /** Files named like a backend's but without its ownership marker: the user's, never replaced. */
-  foreign?: string[];
-  /** Read-only view of the target, for the backend's conflict checks (e.g. interfaces.d not sourced). */
-  sys?: SystemView;
-}
+export type { Facts } from '../types/plan.js';
+
 
 export interface PlannedContext {
   plan: Plan;

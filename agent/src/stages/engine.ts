@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { FsError, RootFs } from '../../../lib/fs/index.js';
-import type { BackendName, SystemNic } from '../network/types.js';
+import type { BackendName, SystemNic } from '../types/network.js';
 import { acquireLock } from '../state/lock.js';
 import { PATHS } from '../state/paths.js';
 import { StageRecorder, formatSummaryLine, mergeStage, readStatus, writeStatus, type SourceStatus } from '../state/status.js';

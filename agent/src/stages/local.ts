@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, discoverContext, publishContext, readContextIso, unpubl
 import { pickRenderer, RENDERERS } from '../network/renderers/index.js';
 import { makeSystemView } from '../system/view.js';
 import { NicNotFoundError } from '../network/resolve.js';
-import type { NetworkConfig, NetworkRenderer } from '../network/types.js';
+import type { NetworkConfig, NetworkRenderer } from '../types/network.js';
 import { chooseFallbackNic } from '../plan/fallback-nic.js';
 import { formatPlan, planContext, planDhcpFallback, type Facts, type PlannedContext } from '../plan/planner.js';
 import { identifyInstance, instanceIdFor, readInstanceRecord, withNetworkApplied, writeInstanceRecord, type InstanceRecord, type NetworkSummary } from '../state/instance.js';
@@ -22,7 +22,7 @@ import { execa } from 'execa';
 import { decide, type Loaded, type Signer } from './decide.js';
 import { machineBinding, readTrustConfig, recordSerial, verifySource } from '../trust/signature.js';
 import type { Context } from '../../../lib/context/model.js';
-import { mergePlans } from '../plan/types.js';
+import { mergePlans } from '../types/plan.js';
 import { planGrowRoot } from '../steps/grow-root.js';
 import { planIdentity, systemRandom } from '../steps/identity.js';
 import { gatherGrowRootFacts, gatherIdentityFacts, mergeOptOuts, readIdentityConf, rootView } from '../system/identity-facts.js';

@@ -8,15 +8,12 @@
  * Never writes an empty resolv.conf: no nameservers in the context means the file is left alone.
  */
 import type { Dns } from '../../../lib/context/model.js';
-import type { BackendName } from '../network/types.js';
-import { emptyPlan, type Plan } from '../plan/types.js';
+import type { BackendName, ResolvConfState } from '../types/network.js';
+import { emptyPlan, type Plan } from '../types/plan.js';
 
 export type ResolverOwner = 'systemd-resolved' | 'resolvconf' | 'file';
 
-/** What /etc/resolv.conf is in the target root: a symlink (with its target) or a regular/missing file. */
-export interface ResolvConfState {
-  symlinkTarget?: string;
-}
+export type { ResolvConfState } from '../types/network.js';
 
 export function resolverOwner(state: ResolvConfState): ResolverOwner {
   const t = state.symlinkTarget;

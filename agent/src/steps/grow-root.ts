@@ -10,7 +10,7 @@
  * logical partition inside an extended one, a root that is not on a block device.
  */
 import type { GrowRootFacts, IdentityOptOuts } from '../system/identity-facts.js';
-import { emptyPlan, type Plan } from '../plan/types.js';
+import { emptyPlan, type Plan } from '../types/plan.js';
 
 /** Room below this is not worth a growpart run (alignment slack, GPT's 33-sector backup area). */
 export const MIN_GROW_SECTORS = 2048 + 34;

@@ -2,8 +2,8 @@
  * Hostname: /etc/hostname, exactly one owned line in /etc/hosts, and the running hostname (live only).
  * Pure: takes the current /etc/hosts text, returns planned files and commands.
  */
-import type { Plan } from '../plan/types.js';
-import { emptyPlan } from '../plan/types.js';
+import type { Plan } from '../types/plan.js';
+import { emptyPlan } from '../types/plan.js';
 
 export const HOSTS_TAG = '# contextualization';
 

@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { posix } from 'node:path';
 import type { IdentityKey } from '../../../lib/context/model.js';
 import { ecdsaFromRandom, ed25519FromSeed, openSshKeyFiles, type EcdsaCurve } from '../../../lib/ssh/openssh-key.js';
-import { emptyPlan, type Plan } from '../plan/types.js';
+import { emptyPlan, type Plan } from '../types/plan.js';
 import {
   DBUS_MACHINE_ID, KEY_ORDER, MACHINE_ID, type HostKeyFact, type HostKeyType, type IdentityFacts, type IdentityOptOuts,
 } from '../system/identity-facts.js';

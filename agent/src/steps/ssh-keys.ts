@@ -2,7 +2,7 @@
  * Root's authorized_keys: the context's keys live in one delimited block the agent owns; the user's own
  * keys around it are kept as they are. A new context replaces the block; no keys removes it.
  */
-import { emptyPlan, type Plan } from '../plan/types.js';
+import { emptyPlan, type Plan } from '../types/plan.js';
 
 const BEGIN = '# BEGIN contextualization (keys from the context CD; edits inside this block are replaced)';
 const END = '# END contextualization';

@@ -6,8 +6,8 @@
 import type { RootFs } from '../../../lib/fs/index.js';
 import { findBackendFiles } from '../network/owned.js';
 import { listNics } from '../network/sysfs.js';
-import type { NetworkRenderer, SystemNic, SystemView } from '../network/types.js';
-import type { Facts } from '../plan/planner.js';
+import type { NetworkRenderer, SystemNic, SystemView } from '../types/network.js';
+import type { Facts } from '../types/plan.js';
 
 const FACT_MAX_BYTES = 4 * 1024 * 1024;
 

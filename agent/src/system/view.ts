@@ -4,7 +4,7 @@
  * files are read (a FIFO at /etc/network/interfaces is "not there", never a hang).
  */
 import type { RootFs } from '../../../lib/fs/index.js';
-import type { SystemView } from '../network/types.js';
+import type { SystemView } from '../types/network.js';
 
 const UNIT_DIRS = ['/etc/systemd/system', '/run/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system'];
 /** Where enablement symlinks live: the admin's (systemctl enable) and the vendor's static ones. */

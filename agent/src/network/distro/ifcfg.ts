@@ -9,8 +9,8 @@
  */
 import { MARKER } from '../renderers/common.js';
 import { ifcfgPaths } from '../renderers/ifcfg.js';
-import type { PlannedFile } from '../../plan/types.js';
-import type { ResolvedNic, SystemView } from '../types.js';
+import type { PlannedFile } from '../../types/plan.js';
+import type { ResolvedNic, SystemView } from '../../types/network.js';
 import { ADDED, DISABLED, NOTE, disableAll, editOf, restoreOriginal, takeOver } from './marks.js';
 
 const DIR = '/etc/sysconfig/network-scripts';

@@ -6,8 +6,8 @@
  * interface's lines are kept as they are; a list such as `auto lo eth0` keeps `lo` on an added line.
  */
 import { IFUPDOWN_PATH } from '../renderers/ifupdown.js';
-import type { PlannedFile } from '../../plan/types.js';
-import type { ResolvedNic, SystemView } from '../types.js';
+import type { PlannedFile } from '../../types/plan.js';
+import type { ResolvedNic, SystemView } from '../../types/network.js';
 import { ADDED, DISABLED, NOTE, editOf, restoreOriginal } from './marks.js';
 
 const MAIN = '/etc/network/interfaces';

@@ -5,12 +5,12 @@
  * docs/network-backends.md. Pure over the read-only SystemView; every edit is recomputed from the
  * pristine original (distro/marks.ts), so a run that changes nothing plans files identical to the disk.
  */
-import type { PlannedCommand, PlannedFile } from '../../plan/types.js';
+import type { PlannedCommand, PlannedFile } from '../../types/plan.js';
 import { MARKER, liveVia } from '../renderers/common.js';
 import { IFUPDOWN_UNIT } from '../renderers/ifupdown.js';
 import { NM_UNIT } from '../renderers/networkmanager.js';
 import { networkdPath } from '../renderers/networkd.js';
-import type { BackendName, NetworkConfig, ResolvedNic, SystemView } from '../types.js';
+import type { BackendName, NetworkConfig, ResolvedNic, SystemView } from '../../types/network.js';
 import { ifcfgEdits, ifcfgNic } from './ifcfg.js';
 import { ifupdownDefines, ifupdownEdits } from './ifupdown.js';
 import { networkdDropins, networkdMatches } from './networkd.js';

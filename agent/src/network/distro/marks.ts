@@ -6,7 +6,7 @@
  * `restoreOriginal` inverts all of them, so each run recomputes its edits from the pristine text.
  */
 import { HEADER } from '../renderers/common.js';
-import type { PlannedFile } from '../../plan/types.js';
+import type { PlannedFile } from '../../types/plan.js';
 
 export const DISABLED = '#[contextualization disabled] ';
 export const ADDED = '#[contextualization added the next line]';

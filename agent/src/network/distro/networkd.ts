@@ -12,8 +12,8 @@
  */
 import { HEADER } from '../renderers/common.js';
 import { NETWORKD_DROPIN } from '../renderers/networkd.js';
-import type { PlannedFile } from '../../plan/types.js';
-import type { ResolvedNic, SystemView } from '../types.js';
+import type { PlannedFile } from '../../types/plan.js';
+import type { ResolvedNic, SystemView } from '../../types/network.js';
 import { globMatch } from './marks.js';
 
 /** Highest priority first: the first directory holding a name is the file networkd reads. */

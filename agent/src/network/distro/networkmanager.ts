@@ -11,8 +11,8 @@
  *    ONBOOT=no (distro/ifcfg.ts).
  */
 import { NM_CONF_PATH } from '../renderers/networkmanager.js';
-import type { PlannedFile } from '../../plan/types.js';
-import type { ResolvedNic, SystemView } from '../types.js';
+import type { PlannedFile } from '../../types/plan.js';
+import type { ResolvedNic, SystemView } from '../../types/network.js';
 import { ADDED, DISABLED, NOTE, editOf, ownFile, restoreOriginal } from './marks.js';
 
 const CONNECTIONS = '/etc/NetworkManager/system-connections';

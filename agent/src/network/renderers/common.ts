@@ -6,8 +6,8 @@
 import { ContextError } from '../../../../lib/context/errors.js';
 import { broadcastAddress } from '../../../../lib/net/ip.js';
 import type { Cidr } from '../../../../lib/context/model.js';
-import type { PlannedCommand, PlannedFile } from '../../plan/types.js';
-import type { NetworkConfig, ResolvedNic, ResolvedRoute } from '../types.js';
+import type { PlannedCommand, PlannedFile } from '../../types/plan.js';
+import type { NetworkConfig, ResolvedNic, ResolvedRoute } from '../../types/network.js';
 import { SAFE_IFNAME } from '../resolve.js';
 
 /** First line of every file the agent writes: tells the admin, and isOwnedIfcfg, who wrote it. */

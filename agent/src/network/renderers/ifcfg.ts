@@ -8,7 +8,7 @@
  * a shell would expand inside double quotes is refused.
  */
 import { netmaskFromPrefix } from '../../../../lib/net/ip.js';
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../types.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
 import {
   HEADER,
   MARKER,

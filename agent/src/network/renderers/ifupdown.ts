@@ -6,7 +6,7 @@
  * Extra routes use `up ip route replace`, not `add`: an `up` command that fails makes ifup fail the
  * whole interface, and `add` fails whenever the route is already there (re-run, ifup after a partial ifdown).
  */
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute, SystemView } from '../types.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute, SystemView } from '../../types/network.js';
 import { HEADER, Writer, cidr, dnsCarrier, file, isV6, liveVia, routesOf } from './common.js';
 
 /**

@@ -13,7 +13,7 @@
  *  5. ifcfg (/etc/sysconfig/network-scripts): old RHEL-family network-scripts without NetworkManager.
  *  6. ip: live iproute2 commands, nothing persistent: always available, so last.
  */
-import type { BackendName, NetworkRenderer, SystemView } from '../types.js';
+import type { BackendName, NetworkRenderer, SystemView } from '../../types/network.js';
 import { ifcfg } from './ifcfg.js';
 import { ifupdown } from './ifupdown.js';
 import { ip } from './ip.js';

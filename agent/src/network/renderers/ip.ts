@@ -4,8 +4,8 @@
  * `replace` everywhere so a re-run is idempotent. Addresses of every NIC come before any route, since
  * a gateway is reachable only once the address holding its subnet exists.
  */
-import type { PlannedCommand } from '../../plan/types.js';
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute } from '../types.js';
+import type { PlannedCommand } from '../../types/plan.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute } from '../../types/network.js';
 import { Writer, cidr, isV6, live } from './common.js';
 
 const w = new Writer('ip (live commands)');

@@ -8,7 +8,7 @@
  * The renderer is set per device, never globally: a global `renderer:` would take every other device
  * away from NetworkManager on desktop images.
  */
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../types.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
 import { HEADER, Writer, broadcastNotes, cidr, deleteRouteNotes, dnsCarrier, file, live, liveVia } from './common.js';
 import { NETWORKD_UNIT } from './networkd.js';
 

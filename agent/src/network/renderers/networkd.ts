@@ -3,7 +3,7 @@
  * `10-` sorts before the distribution's catch-all files (e.g. 99-default, 50-dhcp): networkd applies
  * the first matching file in lexical order.
  */
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../types.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
 import {
   HEADER,
   Writer,

@@ -4,7 +4,7 @@
  * instead of piling up duplicates.
  */
 import { createHash } from 'node:crypto';
-import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../types.js';
+import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
 import {
   HEADER,
   Writer,

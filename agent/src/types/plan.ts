@@ -1,3 +1,4 @@
+import type { ResolvConfState, SystemNic, SystemView } from './network.js';
 /**
  * The plan: everything the agent will change, computed before anything is changed.
  * `--dry-run` prints it; apply writes it (atomically, with backups) under a root and runs the commands.
@@ -72,4 +73,18 @@ export function mergePlans(...plans: Plan[]): Plan {
     out.notes.push(...p.notes);
   }
   return out;
+}
+
+/** Facts about the target system that the pure planner needs (gathered by agent/src/system/facts.ts). */
+export interface Facts {
+  nics: SystemNic[];
+  resolvConf: ResolvConfState;
+  currentHosts?: string;
+  currentAuthorizedKeys?: string;
+  /** Backend files the agent owns that exist now (from an earlier instance), as in-root paths. */
+  existingOwned: string[];
+  /** Files named like a backend's but without its ownership marker: the user's, never replaced. */
+  foreign?: string[];
+  /** Read-only view of the target, for the backend's conflict checks (e.g. interfaces.d not sourced). */
+  sys?: SystemView;
 }

@@ -1,5 +1,5 @@
 import type { Cidr, Dns } from '../../../lib/context/model.js';
-import type { PlannedCommand, PlannedFile } from '../plan/types.js';
+import type { PlannedCommand, PlannedFile } from './plan.js';
 
 /** A NIC as the guest sees it (from /sys/class/net). */
 export interface SystemNic {
@@ -90,4 +90,9 @@ export interface OwnedFiles {
   marker?: string;
   /** Ours live one level down, in subdirectories of `dir` whose names end with this (networkd's `X.network.d/` drop-ins). */
   inSubdirs?: string;
+}
+
+/** What /etc/resolv.conf is in the target root: a symlink (with its target) or a regular/missing file. */
+export interface ResolvConfState {
+  symlinkTarget?: string;
 }
