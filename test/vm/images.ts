@@ -53,7 +53,7 @@ async function pruneStaleCaches(keyDir: string): Promise<void> {
  * (the same command an image builder runs), and packs it into an ext4 image with `mkfs.ext4 -d`
  * (no mount needed). The kernel and initrd are taken from the copy's /boot.
  */
-export async function makeRunDisk(variant: Variant, workDir: string): Promise<RunDisk> {
+export async function makeRunDisk(variant: Variant, workDir: string, opts: { trustKeys?: string[]; name?: string } = {}): Promise<RunDisk> {
   const t0 = performance.now();
   const rootfs = await cachedRootfs(variant);
   const t1 = performance.now();
@@ -63,7 +63,7 @@ export async function makeRunDisk(variant: Variant, workDir: string): Promise<Ru
   rmSync(stage, { recursive: true, force: true });
   await execa('cp', ['-a', '--reflink=auto', rootfs, stage]);
   try {
-    await execa(AGENT_BIN, ['install', '--root', stage], { all: true });
+    await execa(AGENT_BIN, ['install', '--root', stage, ...(opts.trustKeys ?? []).flatMap((k) => ['--trust-key', k])], { all: true });
     installReportUnit(stage);
     const boot = join(stage, 'boot');
     const files = readdirSync(boot);
@@ -79,7 +79,7 @@ export async function makeRunDisk(variant: Variant, workDir: string): Promise<Ru
 
     const { stdout } = await execa('du', ['-sm', stage]);
     const sizeMb = Number(stdout.split(/\s/)[0]) + 256; // headroom for logs, state and a post-install
-    const image = join(workDir, `${variant}.ext4`);
+    const image = join(workDir, `${opts.name ?? variant}.ext4`);
     rmSync(image, { force: true });
     await execa('mkfs.ext4', ['-q', '-F', '-L', 'root', '-d', stage, image, `${sizeMb}M`]);
     return {
@@ -112,8 +112,8 @@ function installReportUnit(root: string): void {
 }
 
 /** A copy-on-write overlay of the run disk: one per guest instance, reusable for a second boot. */
-export async function makeOverlay(disk: RunDisk, path: string): Promise<string> {
+export async function makeOverlay(disk: RunDisk, path: string, size?: string): Promise<string> {
   rmSync(path, { force: true });
-  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', disk.image, path]);
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', disk.image, path, ...(size ? [size] : [])]);
   return path;
 }

@@ -19,6 +19,8 @@ export type CdBus =
   | 'scsi';
 
 export interface BootOptions {
+  /** SMBIOS system UUID (/sys/class/dmi/id/product_uuid in the guest). */
+  uuid?: string;
   kernel: string;
   initrd: string;
   /** Root disk (qcow2 overlay): attached as virtio-blk, guest /dev/vda. */
@@ -75,6 +77,8 @@ export function qemuArgs(o: BootOptions): string[] {
     '-drive', `file=${o.disk},format=qcow2,if=virtio,cache=unsafe`,
     '-nic', `user,model=virtio-net-pci,mac=${o.mac}`,
   ];
+  // The SMBIOS UUID (what libvirt sets from the domain's <uuid>): what a signed context is bound to.
+  if (o.uuid) args.push('-uuid', o.uuid);
   if (o.iso) {
     switch (o.cdBus ?? 'ide') {
       case 'ide':
