@@ -93,3 +93,19 @@ describe('applyPlan', () => {
     expect(readFileSync(join(root, 'var/lib/contextualization/backup/etc/systemd/network/10-contextualization-eth0.network.orig.symlink'), 'utf8')).toBe(`${outside}\n`);
   });
 });
+
+describe('RootFs reads sysfs-like files', () => {
+  it('a file whose size is reported larger than its content (sysfs says 4096) is read; a real overflow is refused', async () => {
+    const { RootFs: Fs } = await import('../../lib/fs/index.js');
+    const root = tmp('sysfs-');
+    mkdirSync(join(root, 'sys/block/sr0'), { recursive: true });
+    writeFileSync(join(root, 'sys/block/sr0/size'), '0\n');
+    const fs = new Fs(root);
+    expect(fs.readText('/sys/block/sr0/size', { maxBytes: 64 })).toBe('0\n');
+    expect(fs.readText('/proc/self/stat', { maxBytes: 8 })).toBeUndefined(); // absent in this root
+    const live = new Fs('/');
+    if (live.kind('/sys/class/dmi/id/product_name') === 'file') expect(live.readText('/sys/class/dmi/id/product_name', { maxBytes: 256 })).toBeDefined();
+    writeFileSync(join(root, 'big'), 'x'.repeat(100));
+    expect(() => fs.readFile('/big', { maxBytes: 10 })).toThrow(`${root}/big: more than the 10 bytes expected; not read`);
+  });
+});
