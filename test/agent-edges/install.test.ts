@@ -62,7 +62,7 @@ describe('embedded unit files', () => {
       'ConditionKernelCommandLine=!contextualization=disabled',
       'Type=oneshot',
       'RemainAfterExit=yes',
-      'TimeoutStartSec=60',
+      'TimeoutStartSec=180',
       'StandardOutput=journal+console',
       'ExecStart=/usr/local/bin/contextualization local',
     ]) {

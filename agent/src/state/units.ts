@@ -25,7 +25,8 @@ Type=oneshot
 RemainAfterExit=yes
 ExecStart=/usr/local/bin/contextualization local
 # Finite: it waits for a CD only while udev still has events queued (at most 10 s); the rest is file writes.
-TimeoutStartSec=60
+# 180 s, not less: a cold start of the binary on a slow (emulated, loaded) host takes tens of seconds.
+TimeoutStartSec=180
 StandardOutput=journal+console
 StandardError=journal+console
 
