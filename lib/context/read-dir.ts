@@ -10,7 +10,7 @@ import { ContextError, Problems } from './errors.js';
 import type { ContextFiles } from './model.js';
 import { CONTEXT_PATHS } from './model.js';
 import { LIMITS } from './limits.js';
-import { contextPathProblem } from './parse.js';
+import { checkContextPath } from './rules.js';
 
 /** Byte limit of one file at `path` (relative). */
 export function fileLimit(path: string): number {
@@ -57,9 +57,9 @@ export async function readContextDir(dir: string): Promise<ContextFiles> {
     for (const e of entries) {
       if (stopped) return;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
-      const why = contextPathProblem(rel);
-      if (why) {
-        problems.add(rel, undefined, undefined, why);
+      const path = checkContextPath(rel);
+      if (!path.ok) {
+        problems.add(rel, undefined, undefined, path.why);
         continue;
       }
       const full = join(realDir, e.name);
