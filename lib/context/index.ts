@@ -7,7 +7,7 @@ export { serializeContext } from './serialize.js';
 export { readContextDir, fileLimit } from './read-dir.js';
 export { contextHash } from './hash.js';
 export { validateContext, isLinkLocal6, type Locator, type Where } from './validate.js';
-export { LIMITS } from './limits.js';
+export { LIMITS, CONTEXT_READ_LIMITS, limitWhy, type ContextReadLimits } from './limits.js';
 export { parseRouteTokens, formatRoute } from './routes-file.js';
 export { checkAuthorizedKey, SSH_KEY_TYPES } from './authorized-keys.js';
 export { NETWORK_KEYS } from './network-file.js';

@@ -6,7 +6,7 @@
 import { Problems, type Problem } from './errors.js';
 import type { Context, ContextFiles, Dns } from './model.js';
 import { CONTEXT_PATHS, DEFAULT_POST_INSTALL_TIMEOUT_SEC, emptyContext } from './model.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, limitWhy } from './limits.js';
 import { decodeText } from './text.js';
 import { parseNetworkFile, type NetworkFile, type NetworkKey } from './network-file.js';
 import { parseRoutesFile, type ParsedRoute } from './routes-file.js';
@@ -21,7 +21,7 @@ export function hasContextLayout(files: ContextFiles): boolean {
 }
 
 export function checkFileSet(files: ContextFiles, problems: Problems): void {
-  if (files.size > LIMITS.files) problems.add('(context)', undefined, undefined, `${files.size} files; the limit is ${LIMITS.files}`);
+  if (files.size > LIMITS.files) problems.add('(context)', undefined, undefined, limitWhy.files());
   let total = 0;
   const known = new Set<string>(Object.values(CONTEXT_PATHS));
   for (const [path, buf] of files) {
@@ -29,10 +29,10 @@ export function checkFileSet(files: ContextFiles, problems: Problems): void {
     const p = checkContextPath(path);
     if (!p.ok) problems.add(path, undefined, undefined, p.why);
     else if (!known.has(path) && buf.length > LIMITS.otherFileBytes) {
-      problems.add(path, undefined, undefined, `file is ${buf.length} bytes; the limit is ${LIMITS.otherFileBytes}`);
+      problems.add(path, undefined, undefined, limitWhy.fileBytes(buf.length, LIMITS.otherFileBytes));
     }
   }
-  if (total > LIMITS.totalBytes) problems.add('(context)', undefined, undefined, `${total} bytes in all; the limit is ${LIMITS.totalBytes}`);
+  if (total > LIMITS.totalBytes) problems.add('(context)', undefined, undefined, limitWhy.totalBytes());
 }
 
 export function parseContext(files: ContextFiles): Context {

@@ -8,20 +8,12 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { ContextError, Problems } from './errors.js';
 import type { ContextFiles } from './model.js';
-import { CONTEXT_PATHS } from './model.js';
-import { LIMITS } from './limits.js';
+import { CONTEXT_READ_LIMITS, fileLimit, limitWhy, type ContextReadLimits } from './limits.js';
 import { checkContextPath } from './rules.js';
 
-/** Byte limit of one file at `path` (relative). */
-export function fileLimit(path: string): number {
-  if (path === CONTEXT_PATHS.postInstall) return LIMITS.postInstallBytes;
-  if (path === CONTEXT_PATHS.network || path === CONTEXT_PATHS.routes || path === CONTEXT_PATHS.extension || path === CONTEXT_PATHS.authorizedKeys) {
-    return LIMITS.textFileBytes;
-  }
-  return LIMITS.otherFileBytes;
-}
+export { fileLimit } from './limits.js';
 
-export async function readContextDir(dir: string): Promise<ContextFiles> {
+export async function readContextDir(dir: string, limits: ContextReadLimits = CONTEXT_READ_LIMITS): Promise<ContextFiles> {
   const problems = new Problems();
   const files: ContextFiles = new Map();
   let root: string;
@@ -36,15 +28,15 @@ export async function readContextDir(dir: string): Promise<ContextFiles> {
   const inside = (p: string) => p === root || p.startsWith(root + sep);
 
   async function addFile(rel: string, real: string, size: number): Promise<void> {
-    const limit = fileLimit(rel);
-    if (size > limit) return problems.add(rel, undefined, undefined, `file is ${size} bytes; the limit is ${limit}`);
-    if (files.size >= LIMITS.files) {
+    const limit = fileLimit(rel, limits);
+    if (size > limit) return problems.add(rel, undefined, undefined, limitWhy.fileBytes(size, limit));
+    if (files.size >= limits.files) {
       stopped = true;
-      return problems.add(dir, undefined, undefined, `more than ${LIMITS.files} files`);
+      return problems.add(dir, undefined, undefined, limitWhy.files(limits));
     }
-    if (total + size > LIMITS.totalBytes) {
+    if (total + size > limits.totalBytes) {
       stopped = true;
-      return problems.add(dir, undefined, undefined, `more than ${LIMITS.totalBytes} bytes in all`);
+      return problems.add(dir, undefined, undefined, limitWhy.totalBytes(limits));
     }
     const buf = await readFile(real);
     if (buf.length > limit) return problems.add(rel, undefined, undefined, `file grew to ${buf.length} bytes while read; the limit is ${limit}`);
@@ -79,8 +71,8 @@ export async function readContextDir(dir: string): Promise<ContextFiles> {
         st = await stat(real);
       }
       if (st.isDirectory()) {
-        if (depth + 1 > LIMITS.depth) {
-          problems.add(rel, undefined, undefined, `nested deeper than ${LIMITS.depth} directories`);
+        if (depth + 1 > limits.depth) {
+          problems.add(rel, undefined, undefined, limitWhy.depth(limits));
         } else if (seen.has(real)) {
           problems.add(rel, undefined, undefined, 'symlink loop (directory already being read)');
         } else {

@@ -9,7 +9,7 @@
  * file, key and value it came from.
  */
 import type { Cidr, NicConfig, NicMatch, PostInstallMode } from './model.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, limitWhy } from './limits.js';
 import { ipv6NetworkAddress, isMulticastMac, networkAddress, normalizeMac, parseIPv4, parseIPv6 } from '../net/ip.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
@@ -67,7 +67,7 @@ export function checkContextPath(path: string): Checked<string> {
   if (path.includes('\\') || controlInPath(path)) return bad('path contains a control character or a backslash');
   const parts = path.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return bad('path has an empty, "." or ".." component');
-  if (parts.length - 1 > LIMITS.depth) return bad(`nested deeper than ${LIMITS.depth} directories`);
+  if (parts.length - 1 > LIMITS.depth) return bad(limitWhy.depth());
   return ok(path);
 }
 

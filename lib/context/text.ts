@@ -6,6 +6,7 @@
  */
 import type { Problems } from './errors.js';
 import { FORBIDDEN_CHAR, describeChar } from './rules.js';
+import { limitWhy } from './limits.js';
 
 export interface Line {
   /** 1-based line number. */
@@ -18,7 +19,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 /** The decoded text, or undefined (with a problem) when it is too big or not UTF-8. */
 export function decodeText(file: string, buf: Buffer, maxBytes: number, problems: Problems): string | undefined {
   if (buf.length > maxBytes) {
-    problems.add(file, undefined, undefined, `file is ${buf.length} bytes; the limit is ${maxBytes}`);
+    problems.add(file, undefined, undefined, limitWhy.fileBytes(buf.length, maxBytes));
     return undefined;
   }
   try {

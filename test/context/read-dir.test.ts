@@ -67,7 +67,7 @@ describe('readContextDir', () => {
 
   it('refuses too many files and too deep trees', async () => {
     for (let i = 0; i <= LIMITS.files; i++) writeFileSync(join(dir, `f${String(i).padStart(4, '0')}`), '');
-    expect(await refusal()).toEqual([`${dir}: more than ${LIMITS.files} files`]);
+    expect(await refusal()).toEqual([`${dir}: more than ${LIMITS.files} files; a context holds at most ${LIMITS.files}`]);
 
     rmSync(dir, { recursive: true });
     const deep = join(dir, ...Array.from({ length: LIMITS.depth + 1 }, (_, i) => `d${i}`));
