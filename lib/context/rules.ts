@@ -27,7 +27,9 @@ export const whyNot = (c: Checked<unknown>): string | undefined => (c.ok ? undef
  * the bidirectional controls (U+061C, U+200E/F, U+202A-E, U+2066-9) that make text display
  * otherwise than it reads (Trojan Source, CVE-2021-42574). TAB is whitespace in every format written.
  */
-const FORBIDDEN_CLASS = '\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069';
+const BIDI_CLASS = '\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069';
+const FORBIDDEN_CLASS = `\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u2028\\u2029${BIDI_CLASS}`;
+const BIDI_CHAR = new RegExp(`[${BIDI_CLASS}]`);
 export const FORBIDDEN_CHAR = new RegExp(`[${FORBIDDEN_CLASS}]`);
 /** What a message shows escaped: the forbidden set, plus zero-width characters and the BOM (invisible, though allowed). */
 export const INVISIBLE_CHARS = new RegExp(`[${FORBIDDEN_CLASS}\\u200b-\\u200d\\ufeff]`, 'g');
@@ -37,9 +39,7 @@ export function describeChar(c: string): string {
   const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
   if (code === 0) return 'a NUL byte';
   if (code === 0x0d) return 'a carriage return (only CRLF line ends are tolerated)';
-  if (code === 0x061c || code === 0x200e || code === 0x200f || (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
-    return `bidirectional control ${hex} (text would display otherwise than it reads)`;
-  }
+  if (BIDI_CHAR.test(c)) return `bidirectional control ${hex} (text would display otherwise than it reads)`;
   return `control character ${hex}`;
 }
 
@@ -50,21 +50,21 @@ export function checkLine(s: string): Checked<string> {
 }
 
 /** Whether a path (or one name in it) has a forbidden character or a TAB (never wanted in a name, and some formats cannot hold it). */
-export function controlInPath(s: string): boolean {
+export function hasForbiddenOrTab(s: string): boolean {
   return s.includes('\t') || FORBIDDEN_CHAR.test(s);
 }
 
 /** A file path that will be written into a config. */
 export function checkPathText(s: string): Checked<string> {
   if (s.length === 0) return bad('path is empty');
-  return controlInPath(s) ? bad('path contains a control character or newline') : ok(s);
+  return hasForbiddenOrTab(s) ? bad('path contains a control character or newline') : ok(s);
 }
 
 /** A path inside a context (ContextFiles key, an ISO or directory entry). */
 export function checkContextPath(path: string): Checked<string> {
   if (path === '' || path.startsWith('/')) return bad('not a relative path');
   if (Buffer.byteLength(path) > LIMITS.pathBytes) return bad(`path longer than ${LIMITS.pathBytes} bytes`);
-  if (path.includes('\\') || controlInPath(path)) return bad('path contains a control character or a backslash');
+  if (path.includes('\\') || hasForbiddenOrTab(path)) return bad('path contains a control character or a backslash');
   const parts = path.split('/');
   if (parts.some((p) => p === '' || p === '.' || p === '..')) return bad('path has an empty, "." or ".." component');
   if (parts.length - 1 > LIMITS.depth) return bad(limitWhy.depth());

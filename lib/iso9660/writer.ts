@@ -16,7 +16,7 @@
  *   dates and clamps file times (reproducible-builds convention); else file mtimes (default: now).
  */
 import { DEFAULT_VOLUME_LABEL } from '../context/model.js';
-import { controlInPath } from '../context/rules.js';
+import { hasForbiddenOrTab } from '../context/rules.js';
 import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoError } from './errors.js';
@@ -157,7 +157,7 @@ function checkPath(path: string): string[] {
   for (const part of parts) {
     if (part === '' || part === '.' || part === '..') fail(path, `path segment ${JSON.stringify(part)} is not allowed`);
     // Control characters in names break config lines and terminals downstream: the context's path character rule.
-    if (controlInPath(part)) fail(path, 'path contains a control character');
+    if (hasForbiddenOrTab(part)) fail(path, 'path contains a control character');
     if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) fail(path, `name ${JSON.stringify(part)} is longer than ${MAX_NAME_BYTES} bytes`);
   }
   return parts;
