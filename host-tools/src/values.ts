@@ -1,15 +1,14 @@
 /**
- * Validators for operator-supplied values. Each returns the normalised value or a reason string;
- * callers turn reasons into Problems naming their own file/key, so one run reports every bad value.
+ * Validators for operator-supplied values that only the host tools have (VM names, UUIDs, bridges,
+ * paths in configs, volume labels, times). Rules a context shares (MAC, host label, numbers, the
+ * character set) come from the catalog in lib/context/rules.ts and are re-exported here, so each
+ * rule exists once. Each returns Checked<T>; callers turn reasons into Problems naming their own
+ * file/key, so one run reports every bad value.
  */
 import { randomUUID } from 'node:crypto';
+import { bad, checkIfname, checkPathText, ok, type Checked } from '../../lib/context/rules.js';
 
-export type Checked<T> = { ok: true; value: T } | { ok: false; why: string };
-const ok = <T>(value: T): Checked<T> => ({ ok: true, value });
-const bad = <T>(why: string): Checked<T> => ({ ok: false, why });
-
-/** Control characters (incl. newline, DEL) can inject lines into any config format we emit. */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+export { checkHostLabel, checkInt, checkLine, checkMac, type Checked } from '../../lib/context/rules.js';
 
 /**
  * A domain (VM) name: also a directory name under OUTDIR and, in batches, the guest host name,
@@ -18,14 +17,6 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export function checkVmName(s: string): Checked<string> {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) {
     return bad('domain name must be 1-64 of A-Z a-z 0-9 _ . -, starting with a letter or digit');
-  }
-  return ok(s);
-}
-
-/** An RFC 1123 host label, the stricter rule used when a batch name doubles as host name. */
-export function checkHostLabel(s: string): Checked<string> {
-  if (!/^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(s)) {
-    return bad('must be an RFC 1123 host label (letters, digits, inner hyphens, at most 63)');
   }
   return ok(s);
 }
@@ -43,17 +34,9 @@ export function newUuid(): string {
   return randomUUID();
 }
 
-export function checkInt(s: string, min: number, max: number, unit = ''): Checked<number> {
-  if (!/^[0-9]+$/.test(s.trim())) return bad(`must be a whole number${unit ? ` of ${unit}` : ''}`);
-  const n = Number(s.trim());
-  if (!Number.isSafeInteger(n) || n < min || n > max) return bad(`must be between ${min} and ${max}${unit ? ` ${unit}` : ''}`);
-  return ok(n);
-}
-
-/** A Linux bridge or libvirt network name: what fits IFNAMSIZ and is safe in every format we write. */
+/** A Linux bridge: an interface, so the interface-name rule (IFNAMSIZ, safe in every format we write). */
 export function checkBridge(s: string): Checked<string> {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(s)) return bad('bridge name must be 1-15 of A-Z a-z 0-9 _ . -');
-  return ok(s);
+  return checkIfname(s, 'bridge name');
 }
 
 export function checkNetworkName(s: string): Checked<string> {
@@ -67,15 +50,9 @@ export function checkNetworkName(s: string): Checked<string> {
  * one rule for every output format.
  */
 export function checkConfigPath(s: string): Checked<string> {
-  if (s.length === 0) return bad('path is empty');
-  if (CONTROL.test(s)) return bad('path contains a control character or newline');
+  const text = checkPathText(s);
+  if (!text.ok) return text;
   if (/["'\\]/.test(s)) return bad('path contains a quote or backslash');
-  return ok(s);
-}
-
-/** Any free-text value headed for a config file: one line, printable. */
-export function checkLine(s: string): Checked<string> {
-  if (CONTROL.test(s)) return bad('contains a control character or newline');
   return ok(s);
 }
 

@@ -7,7 +7,7 @@ import type { Problems } from './errors.js';
 import { CONTEXT_PATHS } from './model.js';
 import { LIMITS } from './limits.js';
 import { readLines } from './text.js';
-import { lineProblem } from './checks.js';
+import { bad, checkLine, ok, type Checked } from './rules.js';
 
 const FILE = CONTEXT_PATHS.authorizedKeys;
 
@@ -24,27 +24,27 @@ export const SSH_KEY_TYPES = [
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** The canonical line for a key line (`type blob[ comment]`), or why it is not a key. */
-export function parseAuthorizedKey(line: string): { line: string } | { why: string } {
-  if (Buffer.byteLength(line) > LIMITS.authorizedKeyBytes) return { why: `longer than ${LIMITS.authorizedKeyBytes} bytes` };
-  const ctl = lineProblem(line);
-  if (ctl) return { why: ctl };
+export function checkAuthorizedKey(line: string): Checked<string> {
+  if (Buffer.byteLength(line) > LIMITS.authorizedKeyBytes) return bad(`longer than ${LIMITS.authorizedKeyBytes} bytes`);
+  const ctl = checkLine(line);
+  if (!ctl.ok) return ctl;
   const m = /^[ \t]*(\S+)[ \t]+(\S+)(?:[ \t]+(.*?))?[ \t]*$/.exec(line);
-  if (!m) return { why: 'expected "TYPE BASE64 [COMMENT]"' };
+  if (!m) return bad('expected "TYPE BASE64 [COMMENT]"');
   const [, type, blob, comment] = m as unknown as [string, string, string, string | undefined];
   if (!(SSH_KEY_TYPES as readonly string[]).includes(type)) {
     if (/[=,"]/.test(type) || type.includes('command') || type.includes('from')) {
-      return { why: 'key options (command=, from=, ...) are not supported; give the bare key' };
+      return bad('key options (command=, from=, ...) are not supported; give the bare key');
     }
-    return { why: `unknown key type "${type}" (known: ${SSH_KEY_TYPES.join(', ')})` };
+    return bad(`unknown key type "${type}" (known: ${SSH_KEY_TYPES.join(', ')})`);
   }
-  if (!BASE64.test(blob) || blob.length % 4 !== 0) return { why: 'the key is not valid base64' };
+  if (!BASE64.test(blob) || blob.length % 4 !== 0) return bad('the key is not valid base64');
   // The blob starts with its own type as an SSH string (uint32 length + bytes): a cheap proof that
   // the line was not mangled (e.g. a key pasted with the wrong type).
   const bytes = Buffer.from(blob, 'base64');
   const len = bytes.length >= 4 ? bytes.readUInt32BE(0) : -1;
   const inner = len > 0 && len <= 64 && bytes.length >= 4 + len ? bytes.subarray(4, 4 + len).toString('latin1') : undefined;
-  if (inner !== type) return { why: inner ? `the key data says "${inner}" but the line says "${type}"` : 'the key data is not an SSH public key' };
-  return { line: comment ? `${type} ${blob} ${comment}` : `${type} ${blob}` };
+  if (inner !== type) return bad(inner ? `the key data says "${inner}" but the line says "${type}"` : 'the key data is not an SSH public key');
+  return ok(comment ? `${type} ${blob} ${comment}` : `${type} ${blob}`);
 }
 
 export function parseAuthorizedKeysFile(buf: Buffer, problems: Problems): string[] {
@@ -53,14 +53,14 @@ export function parseAuthorizedKeysFile(buf: Buffer, problems: Problems): string
   for (const { n, text } of readLines(FILE, buf, LIMITS.textFileBytes, problems)) {
     const s = text.trim();
     if (s === '' || s.startsWith('#')) continue;
-    const r = parseAuthorizedKey(text);
-    if ('why' in r) problems.add(FILE, `line ${n}`, text, r.why);
+    const r = checkAuthorizedKey(text);
+    if (!r.ok) problems.add(FILE, `line ${n}`, text, r.why);
     else {
-      const id = r.line.split(' ', 2).join(' ');
+      const id = r.value.split(' ', 2).join(' ');
       if (blobs.has(id)) problems.add(FILE, `line ${n}`, text, 'the same key is listed twice');
       else {
         blobs.add(id);
-        keys.push(r.line);
+        keys.push(r.value);
       }
     }
   }

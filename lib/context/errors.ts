@@ -2,6 +2,7 @@
  * One problem with one value: where it is (file, key or line), what it is, and why it is wrong.
  * Rendered on one line so it reads well on a serial console and in a journal.
  */
+import { INVISIBLE_CHARS } from './rules.js';
 export interface Problem {
   file: string;
   /** Key name, INI "section.key", or "line N". */
@@ -24,9 +25,9 @@ function oneLine(s: string, max: number): string {
   return escapeInvisible(s.length > max ? `${s.slice(0, max - 3)}...` : s);
 }
 
-/** Control characters (C0 but tab, DEL, C1), line separators, zero-width and bidi overrides as \uXXXX. */
+/** The catalog's forbidden characters, zero-width characters and the BOM as \uXXXX. */
 function escapeInvisible(s: string): string {
-  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/g,
+  return s.replace(INVISIBLE_CHARS,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 

@@ -14,14 +14,11 @@ import { CONTEXT_PATHS, IDENTITY_KEYS } from './model.js';
 import { LIMITS } from './limits.js';
 import { readLines } from './text.js';
 import {
-  canonicalIp, domainProblem, familyOf, hostnameProblem, ifnameProblem, instanceIdProblem, intInRange, macProblem, parseCidrText,
-} from './checks.js';
-import { normalizeMac } from '../net/ip.js';
+  canonicalIp, checkCidrText, checkDomain, checkHostname, checkInstanceId, checkInt, checkNicLabel, checkNicMethod, checkPostInstallMode,
+  familyOf, whyNot,
+} from './rules.js';
 
 const FILE = CONTEXT_PATHS.extension;
-
-export const POST_INSTALL_MODES: readonly PostInstallMode[] = ['per-instance', 'per-boot', 'disabled'];
-export const NIC_METHODS: readonly NicConfig['method'][] = ['static', 'dhcp', 'manual'];
 
 const SECTION_KEYS = {
   context: ['version', 'instance_id', 'hostname', 'post_install', 'post_install_timeout'],
@@ -68,17 +65,6 @@ const NIC_SECTION = /^nic[ \t]+"([^"]*)"$/;
 // or for a shell: never needed by any value of this file.
 const RAW_FORBIDDEN = /[;#\\$`]/;
 
-function nicMatchOf(label: string): NicMatch | string {
-  const looksMac = /^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$/.test(label);
-  if (looksMac) {
-    const mac = normalizeMac(label)!;
-    const why = macProblem(mac);
-    return why ?? { kind: 'mac', mac };
-  }
-  const why = ifnameProblem(label);
-  return why ? `not a MAC address nor an interface name: ${why}` : { kind: 'name', name: label };
-}
-
 export function matchLabel(m: NicMatch): string {
   return m.kind === 'mac' ? m.mac : m.name;
 }
@@ -111,14 +97,14 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
               : 'unknown section (known: [context], [nic "MAC or name"], [dns], [identity])');
           continue;
         }
-        const m = nicMatchOf(nic[1]!);
-        if (typeof m === 'string') {
-          problems.add(FILE, where, nic[1]!, m);
+        const m = checkNicLabel(nic[1]!);
+        if (!m.ok) {
+          problems.add(FILE, where, nic[1]!, m.why);
           continue;
         }
         kind = 'nic';
-        match = m;
-        id = `nic ${m.kind}:${matchLabel(m)}`;
+        match = m.value;
+        id = `nic ${m.value.kind}:${matchLabel(m.value)}`;
       }
       const first = seen.get(id);
       if (first !== undefined) {
@@ -196,26 +182,27 @@ export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
       }
       const id = str('instance_id');
       if (id !== undefined) {
-        const why = instanceIdProblem(id);
-        if (why) bad('instance_id', why);
-        else out.instanceId = id;
+        const c = checkInstanceId(id);
+        if (!c.ok) bad('instance_id', c.why);
+        else out.instanceId = c.value;
       }
       const host = str('hostname');
       if (host !== undefined) {
-        const why = hostnameProblem(host);
-        if (why) bad('hostname', why);
-        else out.hostname = host;
+        const c = checkHostname(host);
+        if (!c.ok) bad('hostname', c.why);
+        else out.hostname = c.value;
       }
       const mode = str('post_install');
       if (mode !== undefined) {
-        if ((POST_INSTALL_MODES as readonly string[]).includes(mode)) out.postInstallMode = mode as PostInstallMode;
-        else bad('post_install', `must be one of ${POST_INSTALL_MODES.join(', ')}`);
+        const c = checkPostInstallMode(mode);
+        if (c.ok) out.postInstallMode = c.value;
+        else bad('post_install', c.why);
       }
       const timeout = str('post_install_timeout');
       if (timeout !== undefined) {
-        const t = intInRange(timeout, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max);
-        if (typeof t === 'string') bad('post_install_timeout', `seconds ${t}`);
-        else out.postInstallTimeoutSec = t;
+        const t = checkInt(timeout, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max);
+        if (!t.ok) bad('post_install_timeout', `seconds ${t.why}`);
+        else out.postInstallTimeoutSec = t.value;
       }
     } else if (sec.kind === 'identity') {
       for (const k of IDENTITY_KEYS) {
@@ -241,7 +228,7 @@ export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
       if (search !== undefined) {
         const list: string[] = [];
         for (const v of search.split(/[ \t,]+/).filter(Boolean)) {
-          const why = domainProblem(v) ?? (list.includes(v) ? 'listed twice' : undefined);
+          const why = whyNot(checkDomain(v)) ?? (list.includes(v) ? 'listed twice' : undefined);
           if (why) bad('search', `"${v}": ${why}`);
           else list.push(v);
         }
@@ -250,9 +237,9 @@ export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
       }
       const domain = str('domain');
       if (domain !== undefined) {
-        const why = domainProblem(domain);
-        if (why) bad('domain', why);
-        else out.dns.domain = domain;
+        const c = checkDomain(domain);
+        if (!c.ok) bad('domain', c.why);
+        else out.dns.domain = c.value;
       }
     } else {
       const nic = parseNic(sec, bad, str);
@@ -266,12 +253,12 @@ export function parseIniFile(buf: Buffer, problems: Problems): IniFile {
 }
 
 function parseNic(sec: RawSection, bad: (k: string, why: string) => void, str: (k: string) => string | undefined): NicConfig | undefined {
-  const methodText = str('method') ?? 'static';
-  if (!(NIC_METHODS as readonly string[]).includes(methodText)) {
-    bad('method', `must be one of ${NIC_METHODS.join(', ')}`);
+  const methodCheck = checkNicMethod(str('method') ?? 'static');
+  if (!methodCheck.ok) {
+    bad('method', methodCheck.why);
     return undefined;
   }
-  const method = methodText as NicConfig['method'];
+  const method = methodCheck.value;
   const nic: NicConfig = { match: sec.match!, method };
   let ok = true;
   const fail = (k: string, why: string) => {
@@ -285,9 +272,9 @@ function parseNic(sec: RawSection, bad: (k: string, why: string) => void, str: (
     let v4: Cidr | undefined;
     const address = str('address');
     if (address !== undefined) {
-      const c = parseCidrText(address, 4, false);
-      if (typeof c === 'string') fail('address', c);
-      else v4 = c;
+      const c = checkCidrText(address, 4, false);
+      if (!c.ok) fail('address', c.why);
+      else v4 = c.value;
     }
     for (const k of ['gateway', 'broadcast']) {
       const v = str(k);
@@ -304,9 +291,9 @@ function parseNic(sec: RawSection, bad: (k: string, why: string) => void, str: (
     }
     const ipv6 = str('ipv6');
     if (ipv6 !== undefined) {
-      const c = parseCidrText(ipv6, 6, false);
-      if (typeof c === 'string') fail('ipv6', c);
-      else nic.ipv6 = { address: c };
+      const c = checkCidrText(ipv6, 6, false);
+      if (!c.ok) fail('ipv6', c.why);
+      else nic.ipv6 = { address: c.value };
     }
     const gw6 = str('ipv6_gateway');
     if (gw6 !== undefined) {
@@ -322,9 +309,9 @@ function parseNic(sec: RawSection, bad: (k: string, why: string) => void, str: (
   }
   const mtu = str('mtu');
   if (mtu !== undefined) {
-    const m = intInRange(mtu, LIMITS.mtu.min, LIMITS.mtu.max);
-    if (typeof m === 'string') fail('mtu', m);
-    else nic.mtu = m;
+    const m = checkInt(mtu, LIMITS.mtu.min, LIMITS.mtu.max);
+    if (!m.ok) fail('mtu', m.why);
+    else nic.mtu = m.value;
   }
   return ok ? nic : undefined;
 }

@@ -12,7 +12,7 @@ import { CONTEXT_PATHS } from './model.js';
 import { LIMITS } from './limits.js';
 import { readLines } from './text.js';
 import { readAssignments, shellQuote } from './shell-assign.js';
-import { domainProblem } from './checks.js';
+import { checkDomain, whyNot } from './rules.js';
 import { broadcastAddress, isUsableHostAddress, netmaskFromPrefix, networkAddress, parseIPv4, parseIPv6, prefixFromNetmask, inSubnet } from '../net/ip.js';
 
 export const NETWORK_KEYS = ['GATEWAY', 'NETWORK', 'BROADCAST', 'NETMASK', 'NAMESERVER', 'DOMAIN', 'SEARCH'] as const;
@@ -124,14 +124,14 @@ export function parseNetworkFile(buf: Buffer, problems: Problems): NetworkFile {
   }
   const dom = raw.get('DOMAIN');
   if (dom) {
-    const why = /[ \t]/.test(dom.value) ? 'DOMAIN is one domain; put more in SEARCH' : domainProblem(dom.value);
+    const why = /[ \t]/.test(dom.value) ? 'DOMAIN is one domain; put more in SEARCH' : whyNot(checkDomain(dom.value));
     if (why) problems.add(FILE, at('DOMAIN'), dom.value, why);
     else out.domain = dom.value;
   }
   const search = raw.get('SEARCH');
   if (search) {
     for (const v of search.value.split(/[ \t]+/)) {
-      const why = domainProblem(v) ?? (out.search.includes(v) ? 'listed twice' : undefined);
+      const why = whyNot(checkDomain(v)) ?? (out.search.includes(v) ? 'listed twice' : undefined);
       if (why) problems.add(FILE, at('SEARCH'), v, why);
       else out.search.push(v);
     }

@@ -6,43 +6,33 @@
 import { Problems, type Problem } from './errors.js';
 import type { Context, ContextFiles, Dns } from './model.js';
 import { CONTEXT_PATHS, DEFAULT_POST_INSTALL_TIMEOUT_SEC, emptyContext } from './model.js';
-import { LIMITS } from './limits.js';
+import { LIMITS, limitWhy } from './limits.js';
 import { decodeText } from './text.js';
 import { parseNetworkFile, type NetworkFile, type NetworkKey } from './network-file.js';
 import { parseRoutesFile, type ParsedRoute } from './routes-file.js';
 import { parseIniFile, type IniFile } from './ini-file.js';
 import { parseAuthorizedKeysFile } from './authorized-keys.js';
-import { postInstallScriptProblem, validateContext, type Locator, type Where } from './validate.js';
+import { validateContext, type Locator, type Where } from './validate.js';
+import { checkContextPath, checkPostInstallScript } from './rules.js';
 
 /** True when `files` look like a context (used by the agent before trusting a device). */
 export function hasContextLayout(files: ContextFiles): boolean {
   return files.has(CONTEXT_PATHS.network) || files.has(CONTEXT_PATHS.extension) || files.has(CONTEXT_PATHS.postInstall);
 }
 
-/** Why a ContextFiles path is not a clean relative POSIX path, or undefined. */
-export function contextPathProblem(path: string): string | undefined {
-  if (path === '' || path.startsWith('/')) return 'not a relative path';
-  if (Buffer.byteLength(path) > LIMITS.pathBytes) return `path longer than ${LIMITS.pathBytes} bytes`;
-  if (/[\u0000-\u001f\u007f\\]/.test(path)) return 'path contains a control character or a backslash';
-  const parts = path.split('/');
-  if (parts.some((p) => p === '' || p === '.' || p === '..')) return 'path has an empty, "." or ".." component';
-  if (parts.length - 1 > LIMITS.depth) return `nested deeper than ${LIMITS.depth} directories`;
-  return undefined;
-}
-
 export function checkFileSet(files: ContextFiles, problems: Problems): void {
-  if (files.size > LIMITS.files) problems.add('(context)', undefined, undefined, `${files.size} files; the limit is ${LIMITS.files}`);
+  if (files.size > LIMITS.files) problems.add('(context)', undefined, undefined, limitWhy.files());
   let total = 0;
   const known = new Set<string>(Object.values(CONTEXT_PATHS));
   for (const [path, buf] of files) {
     total += buf.length;
-    const why = contextPathProblem(path);
-    if (why) problems.add(path, undefined, undefined, why);
+    const p = checkContextPath(path);
+    if (!p.ok) problems.add(path, undefined, undefined, p.why);
     else if (!known.has(path) && buf.length > LIMITS.otherFileBytes) {
-      problems.add(path, undefined, undefined, `file is ${buf.length} bytes; the limit is ${LIMITS.otherFileBytes}`);
+      problems.add(path, undefined, undefined, limitWhy.fileBytes(buf.length, LIMITS.otherFileBytes));
     }
   }
-  if (total > LIMITS.totalBytes) problems.add('(context)', undefined, undefined, `${total} bytes in all; the limit is ${LIMITS.totalBytes}`);
+  if (total > LIMITS.totalBytes) problems.add('(context)', undefined, undefined, limitWhy.totalBytes());
 }
 
 export function parseContext(files: ContextFiles): Context {
@@ -73,8 +63,8 @@ export function parseContext(files: ContextFiles): Context {
   if (piBuf) {
     const script = decodeText(CONTEXT_PATHS.postInstall, piBuf, LIMITS.postInstallBytes, problems);
     if (script !== undefined) {
-      const why = postInstallScriptProblem(script);
-      if (why) problems.add(CONTEXT_PATHS.postInstall, undefined, undefined, why);
+      const s = checkPostInstallScript(script);
+      if (!s.ok) problems.add(CONTEXT_PATHS.postInstall, undefined, undefined, s.why);
       else {
         ctx.postInstall = {
           script,

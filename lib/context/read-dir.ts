@@ -1,31 +1,37 @@
 /**
- * readContextDir: a context directory on the host -> ContextFiles. Refuses what could not be put on
- * an ISO faithfully or safely: symlinks leading outside the directory, special files, oversized
- * files, too many files, too deep trees. Symlinks inside the directory are followed (their target
- * is read), so the agent never sees a link.
+ * readContextDir: a context directory -> ContextFiles. contextgen reads a user's context directory
+ * with it, and the agent reads a mounted CD with it, so the rule is the one the in-process ISO reader
+ * applies (lib/iso9660 readAllFiles): regular files and directories only. A symlink, a hard link,
+ * a device node, a FIFO or a socket anywhere in the tree is refused with its path (never followed,
+ * never skipped); sizes, counts and depth are bounded by CONTEXT_READ_LIMITS before reading.
  */
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join } from 'node:path';
 import { ContextError, Problems } from './errors.js';
 import type { ContextFiles } from './model.js';
-import { CONTEXT_PATHS } from './model.js';
-import { LIMITS } from './limits.js';
-import { contextPathProblem } from './parse.js';
+import { CONTEXT_READ_LIMITS, fileLimit, limitWhy, type ContextReadLimits } from './limits.js';
+import { checkContextPath, notRegularWhy, type NonRegular } from './rules.js';
 
-/** Byte limit of one file at `path` (relative). */
-export function fileLimit(path: string): number {
-  if (path === CONTEXT_PATHS.postInstall) return LIMITS.postInstallBytes;
-  if (path === CONTEXT_PATHS.network || path === CONTEXT_PATHS.routes || path === CONTEXT_PATHS.extension || path === CONTEXT_PATHS.authorizedKeys) {
-    return LIMITS.textFileBytes;
-  }
-  return LIMITS.otherFileBytes;
+export { fileLimit } from './limits.js';
+
+/** What is wrong with an entry that is neither a regular file with one name nor a directory. */
+async function nonRegular(st: Stats, full: string): Promise<NonRegular | undefined> {
+  if (st.isSymbolicLink()) return { kind: 'symlink', target: await readlink(full).catch(() => '?') };
+  if (st.isBlockDevice() || st.isCharacterDevice()) return { kind: 'device' };
+  if (st.isFIFO()) return { kind: 'fifo' };
+  if (st.isSocket()) return { kind: 'socket' };
+  if (st.isFile() && st.nlink > 1) return { kind: 'hardlink', links: st.nlink };
+  return undefined;
 }
 
-export async function readContextDir(dir: string): Promise<ContextFiles> {
+export async function readContextDir(dir: string, limits: ContextReadLimits = CONTEXT_READ_LIMITS): Promise<ContextFiles> {
   const problems = new Problems();
   const files: ContextFiles = new Map();
   let root: string;
   try {
+    // The root may be reached through a link (the operator names it); nothing below it is.
     root = await realpath(dir);
     if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
   } catch (e) {
@@ -33,68 +39,67 @@ export async function readContextDir(dir: string): Promise<ContextFiles> {
   }
   let total = 0;
   let stopped = false;
-  const inside = (p: string) => p === root || p.startsWith(root + sep);
 
-  async function addFile(rel: string, real: string, size: number): Promise<void> {
-    const limit = fileLimit(rel);
-    if (size > limit) return problems.add(rel, undefined, undefined, `file is ${size} bytes; the limit is ${limit}`);
-    if (files.size >= LIMITS.files) {
+  async function addFile(rel: string, full: string, size: number): Promise<void> {
+    const limit = fileLimit(rel, limits);
+    if (size > limit) return problems.add(rel, undefined, undefined, limitWhy.fileBytes(size, limit));
+    if (files.size >= limits.files) {
       stopped = true;
-      return problems.add(dir, undefined, undefined, `more than ${LIMITS.files} files`);
+      return problems.add(dir, undefined, undefined, limitWhy.files(limits));
     }
-    if (total + size > LIMITS.totalBytes) {
+    if (total + size > limits.totalBytes) {
       stopped = true;
-      return problems.add(dir, undefined, undefined, `more than ${LIMITS.totalBytes} bytes in all`);
+      return problems.add(dir, undefined, undefined, limitWhy.totalBytes(limits));
     }
-    const buf = await readFile(real);
-    if (buf.length > limit) return problems.add(rel, undefined, undefined, `file grew to ${buf.length} bytes while read; the limit is ${limit}`);
-    total += buf.length;
-    files.set(rel, buf);
+    // O_NOFOLLOW|O_NONBLOCK: an entry swapped for a link or a FIFO after lstat is refused, not followed or waited on.
+    const fh = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((e: NodeJS.ErrnoException) => {
+      problems.add(rel, undefined, undefined, e.code === 'ELOOP' ? notRegularWhy({ kind: 'symlink', target: '?' }) : `cannot read: ${e.code ?? e.message}`);
+      return undefined;
+    });
+    if (!fh) return;
+    try {
+      const st = await fh.stat();
+      const odd = await nonRegular(st, full);
+      if (odd) return problems.add(rel, undefined, undefined, notRegularWhy(odd));
+      if (!st.isFile() || st.size !== size) return problems.add(rel, undefined, undefined, 'changed while the context was read');
+      // One byte more than the size: a file growing while read is caught without reading all of it.
+      const buf = Buffer.alloc(size + 1);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      if (got !== size) return problems.add(rel, undefined, undefined, 'changed while the context was read');
+      total += got;
+      files.set(rel, buf.subarray(0, got));
+    } finally {
+      await fh.close();
+    }
   }
 
-  async function walk(relDir: string, realDir: string, depth: number, seen: Set<string>): Promise<void> {
-    const entries = (await readdir(realDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+  async function walk(relDir: string, absDir: string, depth: number): Promise<void> {
+    const entries = (await readdir(absDir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       if (stopped) return;
       const rel = relDir ? `${relDir}/${e.name}` : e.name;
-      const why = contextPathProblem(rel);
-      if (why) {
-        problems.add(rel, undefined, undefined, why);
+      const path = checkContextPath(rel);
+      if (!path.ok) {
+        problems.add(rel, undefined, undefined, path.why);
         continue;
       }
-      const full = join(realDir, e.name);
-      let st = await lstat(full);
-      let real = full;
-      if (st.isSymbolicLink()) {
-        try {
-          real = await realpath(full);
-        } catch {
-          problems.add(rel, undefined, undefined, 'dangling symlink');
-          continue;
-        }
-        if (!inside(real)) {
-          problems.add(rel, undefined, undefined, 'symlink points outside the context directory');
-          continue;
-        }
-        st = await stat(real);
-      }
-      if (st.isDirectory()) {
-        if (depth + 1 > LIMITS.depth) {
-          problems.add(rel, undefined, undefined, `nested deeper than ${LIMITS.depth} directories`);
-        } else if (seen.has(real)) {
-          problems.add(rel, undefined, undefined, 'symlink loop (directory already being read)');
-        } else {
-          await walk(rel, real, depth + 1, new Set([...seen, real]));
-        }
-      } else if (st.isFile()) {
-        await addFile(rel, real, st.size);
-      } else {
-        problems.add(rel, undefined, undefined, 'special file (device, FIFO or socket) is not allowed in a context');
-      }
+      const full = join(absDir, e.name);
+      const st = await lstat(full);
+      const odd = await nonRegular(st, full);
+      if (odd) problems.add(rel, undefined, undefined, notRegularWhy(odd));
+      else if (st.isDirectory()) {
+        if (depth + 1 > limits.depth) problems.add(rel, undefined, undefined, limitWhy.depth(limits));
+        else await walk(rel, full, depth + 1);
+      } else await addFile(rel, full, st.size);
     }
   }
 
-  await walk('', root, 0, new Set([root]));
+  await walk('', root, 0);
   problems.throwIfAny();
   return files;
 }

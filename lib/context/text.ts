@@ -5,6 +5,8 @@
  * smuggle a second line past a reader that does not.
  */
 import type { Problems } from './errors.js';
+import { FORBIDDEN_CHAR, describeChar } from './rules.js';
+import { limitWhy } from './limits.js';
 
 export interface Line {
   /** 1-based line number. */
@@ -13,20 +15,11 @@ export interface Line {
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-// C0 controls except TAB, DEL, C1 controls, and the Unicode line/paragraph separators.
-const BAD_CHAR = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/;
-
-export function describeChar(c: string): string {
-  const code = c.codePointAt(0) ?? 0;
-  if (code === 0) return 'a NUL byte';
-  if (code === 0x0d) return 'a carriage return (only CRLF line ends are tolerated)';
-  return `control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
-}
 
 /** The decoded text, or undefined (with a problem) when it is too big or not UTF-8. */
 export function decodeText(file: string, buf: Buffer, maxBytes: number, problems: Problems): string | undefined {
   if (buf.length > maxBytes) {
-    problems.add(file, undefined, undefined, `file is ${buf.length} bytes; the limit is ${maxBytes}`);
+    problems.add(file, undefined, undefined, limitWhy.fileBytes(buf.length, maxBytes));
     return undefined;
   }
   try {
@@ -49,7 +42,7 @@ export function readLines(file: string, buf: Buffer, maxBytes: number, problems:
   const lines: Line[] = [];
   raw.forEach((r, i) => {
     const t = r.endsWith('\r') ? r.slice(0, -1) : r;
-    const bad = BAD_CHAR.exec(t);
+    const bad = FORBIDDEN_CHAR.exec(t);
     if (bad) {
       problems.add(file, `line ${i + 1}`, t, `contains ${describeChar(bad[0])}`);
       return;
@@ -57,10 +50,4 @@ export function readLines(file: string, buf: Buffer, maxBytes: number, problems:
     lines.push({ n: i + 1, text: t });
   });
   return lines;
-}
-
-/** First forbidden character of a single-line value (for models built in memory), or undefined. */
-export function badCharIn(s: string): string | undefined {
-  const m = BAD_CHAR.exec(s);
-  return m ? describeChar(m[0]) : undefined;
 }

@@ -8,11 +8,11 @@ import type { Context, NicConfig } from './model.js';
 import { CONTEXT_PATHS } from './model.js';
 import { LIMITS } from './limits.js';
 import {
-  cidrProblem, domainProblem, familyOf, hostnameProblem, ifnameProblem, instanceIdProblem, ipProblem, macProblem, metricProblem,
-  mtuProblem, numberProblem,
-} from './checks.js';
-import { parseAuthorizedKey } from './authorized-keys.js';
-import { NIC_METHODS, POST_INSTALL_MODES, matchLabel } from './ini-file.js';
+  checkCanonicalMac, checkCidr, checkDomain, checkHostname, checkIfname, checkInstanceId, checkIp, checkNicMethod, checkNumber,
+  checkPostInstallMode, checkPostInstallScript, familyOf, whyNot,
+} from './rules.js';
+import { checkAuthorizedKey } from './authorized-keys.js';
+import { matchLabel } from './ini-file.js';
 import type { NetworkKey } from './network-file.js';
 import { broadcastAddress, inSubnet, inSubnet6, isUsableHostAddress } from '../net/ip.js';
 
@@ -80,21 +80,21 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
   };
 
   if (ctx.version !== 1) add(loc.context('version'), String(ctx.version), 'format version must be 1');
-  if (ctx.instanceId !== undefined) check(loc.context('instance_id'), ctx.instanceId, instanceIdProblem(ctx.instanceId));
-  if (ctx.hostname !== undefined) check(loc.context('hostname'), ctx.hostname, hostnameProblem(ctx.hostname));
+  if (ctx.instanceId !== undefined) check(loc.context('instance_id'), ctx.instanceId, whyNot(checkInstanceId(ctx.instanceId)));
+  if (ctx.hostname !== undefined) check(loc.context('hostname'), ctx.hostname, whyNot(checkHostname(ctx.hostname)));
 
   // DNS
   const dns = ctx.dns;
   dns.nameservers.forEach((ns, i) => {
-    check(loc.dns('nameservers'), ns, ipProblem(ns) ?? (dns.nameservers.indexOf(ns) !== i ? 'listed twice' : undefined));
+    check(loc.dns('nameservers'), ns, whyNot(checkIp(ns)) ?? (dns.nameservers.indexOf(ns) !== i ? 'listed twice' : undefined));
   });
   if (dns.nameservers.length > LIMITS.nameservers) add(loc.dns('nameservers'), undefined, `more than ${LIMITS.nameservers} name servers`);
   dns.search.forEach((d, i) => {
-    check(loc.dns('search'), d, domainProblem(d) ?? (dns.search.indexOf(d) !== i ? 'listed twice' : undefined));
+    check(loc.dns('search'), d, whyNot(checkDomain(d)) ?? (dns.search.indexOf(d) !== i ? 'listed twice' : undefined));
   });
   if (dns.search.length > LIMITS.searchDomains) add(loc.dns('search'), undefined, `more than ${LIMITS.searchDomains} search domains`);
   if (dns.domain !== undefined) {
-    check(loc.dns('domain'), dns.domain, domainProblem(dns.domain));
+    check(loc.dns('domain'), dns.domain, whyNot(checkDomain(dns.domain)));
     if (dns.search[0] !== dns.domain) add(loc.dns('search'), dns.search.join(' '), `the search list must start with the domain ${dns.domain}`);
   }
 
@@ -102,12 +102,12 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
   const ls = ctx.legacySubnet;
   let legacyOk = false;
   if (ls) {
-    const why = cidrProblem(ls.network, true) ?? (familyOf(ls.network.address) !== 4 ? 'the legacy subnet is IPv4' : undefined)
-      ?? numberProblem(ls.network.prefix, LIMITS.legacyPrefix.min, LIMITS.legacyPrefix.max);
+    const why = whyNot(checkCidr(ls.network, true)) ?? (familyOf(ls.network.address) !== 4 ? 'the legacy subnet is IPv4' : undefined)
+      ?? whyNot(checkNumber(ls.network.prefix, LIMITS.legacyPrefix.min, LIMITS.legacyPrefix.max));
     check(loc.network('NETWORK'), `${ls.network.address}/${ls.network.prefix}`, why && `legacy subnet: ${why}`);
     legacyOk = !why;
     if (ls.gateway !== undefined) {
-      const g = ipProblem(ls.gateway, 4);
+      const g = whyNot(checkIp(ls.gateway, 4));
       if (g) add(loc.network('GATEWAY'), ls.gateway, g);
       else if (legacyOk && !inSubnet(ls.gateway, ls.network.address, ls.network.prefix)) add(loc.network('GATEWAY'), ls.gateway, `not inside NETWORK/NETMASK ${ls.network.address}/${ls.network.prefix}`);
       else if (legacyOk && !isUsableHostAddress(ls.gateway, ls.network.prefix)) add(loc.network('GATEWAY'), ls.gateway, 'is the network or broadcast address');
@@ -129,18 +129,19 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
   let dynamic = ls !== undefined && !legacyOk;
   ctx.nics.forEach((nic, i) => {
     const m = nic.match;
-    if (m.kind === 'mac') check(loc.nic(i), m.mac, macProblem(m.mac));
-    else if (m.kind === 'name') check(loc.nic(i), m.name, ifnameProblem(m.name));
+    if (m.kind === 'mac') check(loc.nic(i), m.mac, whyNot(checkCanonicalMac(m.mac)));
+    else if (m.kind === 'name') check(loc.nic(i), m.name, whyNot(checkIfname(m.name)));
     else add(loc.nic(i), undefined, 'a NIC is matched by mac or name');
     const id = `${m.kind}:${m.kind === 'mac' ? m.mac : m.name}`;
     const first = seenMatch.get(id);
     if (first !== undefined) add(loc.nic(i), undefined, `the same NIC is configured twice (also NIC #${first + 1})`);
     else seenMatch.set(id, i);
-    if (!NIC_METHODS.includes(nic.method)) {
-      add(loc.nic(i, 'method'), String(nic.method), `must be one of ${NIC_METHODS.join(', ')}`);
+    const method = checkNicMethod(String(nic.method));
+    if (!method.ok) {
+      add(loc.nic(i, 'method'), String(nic.method), method.why);
       return;
     }
-    if (nic.mtu !== undefined) check(loc.nic(i, 'mtu'), String(nic.mtu), mtuProblem(nic.mtu));
+    if (nic.mtu !== undefined) check(loc.nic(i, 'mtu'), String(nic.mtu), whyNot(checkNumber(nic.mtu, LIMITS.mtu.min, LIMITS.mtu.max)));
     if (nic.method !== 'static') {
       dynamic = true;
       if (nic.ipv4) add(loc.nic(i, 'address'), undefined, `only valid with method = static (this NIC is ${nic.method})`);
@@ -151,7 +152,7 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
     const v4 = nic.ipv4;
     if (v4) {
       const a = v4.address;
-      const why = cidrProblem(a, false) ?? (familyOf(a.address) !== 4 ? 'not an IPv4 address' : undefined)
+      const why = whyNot(checkCidr(a, false)) ?? (familyOf(a.address) !== 4 ? 'not an IPv4 address' : undefined)
         ?? (isUsableHostAddress(a.address, a.prefix) ? undefined : `is the network or broadcast address of its /${a.prefix}`);
       check(loc.nic(i, 'address'), `${a.address}/${a.prefix}`, why);
       if (why) dynamic = true; // its subnet is unknown: do not judge routes against the rest
@@ -161,7 +162,7 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
         if (dup !== undefined) add(loc.nic(i, 'address'), a.address, `also the address of NIC #${dup + 1}`);
         else seenAddress.set(a.address, i);
         if (v4.gateway !== undefined) {
-          const g = ipProblem(v4.gateway, 4)
+          const g = whyNot(checkIp(v4.gateway, 4))
             ?? (inSubnet(v4.gateway, a.address, a.prefix) ? undefined : `not inside this NIC's subnet ${a.address}/${a.prefix}`)
             ?? (v4.gateway === a.address ? "is the NIC's own address" : undefined)
             ?? (isUsableHostAddress(v4.gateway, a.prefix) ? undefined : 'is the network or broadcast address');
@@ -176,7 +177,7 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
     const v6 = nic.ipv6;
     if (v6) {
       const a = v6.address;
-      const why = cidrProblem(a, false) ?? (familyOf(a.address) !== 6 ? 'not an IPv6 address' : undefined);
+      const why = whyNot(checkCidr(a, false)) ?? (familyOf(a.address) !== 6 ? 'not an IPv6 address' : undefined);
       check(loc.nic(i, 'ipv6'), `${a.address}/${a.prefix}`, why);
       if (why) dynamic = true;
       else {
@@ -185,7 +186,7 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
         if (dup !== undefined) add(loc.nic(i, 'ipv6'), a.address, `also the address of NIC #${dup + 1}`);
         else seenAddress.set(a.address, i);
         if (v6.gateway !== undefined) {
-          const g = ipProblem(v6.gateway, 6)
+          const g = whyNot(checkIp(v6.gateway, 6))
             ?? (isLinkLocal6(v6.gateway) || inSubnet6(v6.gateway, a.address, a.prefix) ? undefined : `neither link-local (fe80::/10) nor inside ${a.address}/${a.prefix}`)
             ?? (v6.gateway === a.address ? "is the NIC's own address" : undefined);
           check(loc.nic(i, 'ipv6_gateway'), v6.gateway, g);
@@ -200,18 +201,21 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
     const w = loc.route(i);
     const val = describeRoute(r);
     if (r.action !== 'add' && r.action !== 'delete') return add(w, val, 'action must be add or delete');
-    const d = cidrProblem(r.destination, true);
+    const d = whyNot(checkCidr(r.destination, true));
     if (d) return add(w, val, `destination: ${d}`);
     const fam = familyOf(r.destination.address)!;
     if (r.gateway !== undefined) {
-      const g = ipProblem(r.gateway, fam);
+      const g = whyNot(checkIp(r.gateway, fam));
       if (g) return add(w, val, `gateway: ${g}`);
     }
     if (r.device !== undefined) {
-      const dv = ifnameProblem(r.device);
+      const dv = whyNot(checkIfname(r.device));
       if (dv) return add(w, val, `device: ${dv}`);
     }
-    if (r.metric !== undefined) check(w, val, metricProblem(r.metric) && `metric ${metricProblem(r.metric)}`);
+    if (r.metric !== undefined) {
+      const m = whyNot(checkNumber(r.metric, LIMITS.metric.min, LIMITS.metric.max));
+      check(w, val, m && `metric ${m}`);
+    }
     if (r.action === 'add' && r.gateway === undefined && r.device === undefined) return add(w, val, 'an added route needs a gateway or a device');
     // Reachability: only where every address is known here (no DHCP NIC whose subnet comes later).
     if (r.action === 'add' && r.gateway !== undefined && !dynamic && opts.reachability !== false) {
@@ -229,32 +233,24 @@ export function validateContext(ctx: Context, loc: Locator = modelLocator(ctx), 
   // post-install
   const pi = ctx.postInstall;
   if (pi) {
-    check(loc.postInstall(), undefined, postInstallScriptProblem(pi.script));
-    if (!POST_INSTALL_MODES.includes(pi.mode)) add(loc.context('post_install'), String(pi.mode), `must be one of ${POST_INSTALL_MODES.join(', ')}`);
+    check(loc.postInstall(), undefined, whyNot(checkPostInstallScript(pi.script)));
+    check(loc.context('post_install'), String(pi.mode), whyNot(checkPostInstallMode(String(pi.mode))));
     check(loc.context('post_install_timeout'), String(pi.timeoutSec),
-      numberProblem(pi.timeoutSec, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max));
+      whyNot(checkNumber(pi.timeoutSec, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max)));
   }
 
   // authorized keys
   if (ctx.authorizedKeys.length > LIMITS.authorizedKeys) add(loc.authorizedKey(LIMITS.authorizedKeys), undefined, `more than ${LIMITS.authorizedKeys} keys`);
   ctx.authorizedKeys.forEach((k, i) => {
-    const r = parseAuthorizedKey(k);
-    if ('why' in r) add(loc.authorizedKey(i), k, r.why);
-    else if (r.line !== k) add(loc.authorizedKey(i), k, `not in canonical form (write "${r.line}")`);
+    const r = checkAuthorizedKey(k);
+    if (!r.ok) add(loc.authorizedKey(i), k, r.why);
+    else if (r.value !== k) add(loc.authorizedKey(i), k, `not in canonical form (write "${r.value}")`);
   });
   return out;
 }
 
 export function isLinkLocal6(a: string): boolean {
   return familyOf(a) === 6 && inSubnet6(a, 'fe80::', 10);
-}
-
-export function postInstallScriptProblem(script: string): string | undefined {
-  const bytes = Buffer.byteLength(script);
-  if (bytes > LIMITS.postInstallBytes) return `script is ${bytes} bytes; the limit is ${LIMITS.postInstallBytes}`;
-  if (script.includes('\0')) return 'script contains a NUL byte';
-  if (script.includes('\r\n')) return 'script has CRLF (Windows) line ends; bash would fail on them (convert with dos2unix)';
-  return undefined;
 }
 
 function describeRoute(r: Context['routes'][number]): string {

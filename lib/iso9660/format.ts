@@ -57,6 +57,8 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
 
 /** RRIP 1.10 extension identification, as registered (recorded in the ER entry of the root). */
 export const RRIP_ID = 'RRIP_1991A';

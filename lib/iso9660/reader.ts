@@ -17,7 +17,9 @@ import {
   SECTOR,
   STANDARD_ID,
   S_IFDIR,
+  S_IFIFO,
   S_IFLNK,
+  S_IFSOCK,
   S_IFMT,
   S_IFREG,
   VD,
@@ -28,46 +30,59 @@ import {
   decodeUcs2Be,
 } from './format.js';
 import { openSource, type ByteSource } from './source.js';
+import { CONTEXT_READ_LIMITS, limitWhy } from '../context/limits.js';
+import { notRegularWhy, type NonRegular } from '../context/rules.js';
 
 export { IsoError } from './errors.js';
 
 export interface IsoLimits {
-  /** Largest file readFile will return (default 16 MiB). */
+  /** Largest file readFile will return (default: a context's largest file, 16 MiB). */
   maxFileSize: number;
-  /** Most directory records (files, dirs, symlinks) in the image (default 10000). */
+  /** Most directory records (files, dirs, symlinks) in the image (default 10000): bounds the listing. */
   maxEntries: number;
-  /** Deepest directory nesting (default 32). */
+  /** Most regular files readAllFiles returns (default: a context's 1024). */
+  maxFiles: number;
+  /** Deepest directory nesting (default: a context's 16). */
   maxDepth: number;
   /** Total bytes of directory extents and SUSP continuation areas read while listing (default 16 MiB). */
   maxDirectoryBytes: number;
   /** Longest chain of SUSP continuation areas (CE) for one record (default 32, as Linux). */
   maxContinuations: number;
-  /** Total bytes readAllFiles may return (default 64 MiB). */
+  /** Total bytes readAllFiles may return (default: a context's 64 MiB). */
   maxTotalSize: number;
 }
 
-export const DEFAULT_ISO_LIMITS: IsoLimits = {
-  maxFileSize: 16 * 1024 * 1024,
+/** The context limits (lib/context/limits.ts CONTEXT_READ_LIMITS), plus bounds of the ISO structure itself. */
+export const DEFAULT_ISO_LIMITS: Readonly<IsoLimits> = Object.freeze({
+  maxFileSize: CONTEXT_READ_LIMITS.otherFileBytes,
   maxEntries: 10_000,
-  maxDepth: 32,
+  maxFiles: CONTEXT_READ_LIMITS.files,
+  maxDepth: CONTEXT_READ_LIMITS.depth,
   maxDirectoryBytes: 16 * 1024 * 1024,
   maxContinuations: 32,
-  maxTotalSize: 64 * 1024 * 1024,
-};
+  maxTotalSize: CONTEXT_READ_LIMITS.totalBytes,
+});
 
 export interface IsoEntry {
   /** Relative POSIX path, e.g. 'common/network'. */
   path: string;
-  type: 'file' | 'dir' | 'symlink';
-  /** Data length in bytes (0 for symlinks; the directory extent size for directories). */
+  /** 'special': a Rock Ridge device node, FIFO or socket (see `special`); listed so it can be refused, never read. */
+  type: 'file' | 'dir' | 'symlink' | 'special';
+  /** Data length in bytes (0 for symlinks and special files; the directory extent size for directories). */
   size: number;
   /** Permission bits only (no file type): Rock Ridge PX when present, else 0o444 files / 0o555 dirs. */
   mode: number;
   mtime?: Date;
   target?: string;
+  special?: 'device' | 'fifo' | 'socket';
+  /** Rock Ridge PX link count of a regular file, when above 1 (a hard link). */
+  links?: number;
 }
 
 export interface IsoImage {
+  /** How messages name the image: 'ISO image "/dev/sr0"' (or 'ISO image' for a Buffer). */
+  label: string;
+  limits: Readonly<IsoLimits>;
   volumeId: string;
   naming: 'rockridge' | 'joliet' | 'iso9660';
   entries(): IsoEntry[];
@@ -97,6 +112,7 @@ interface RawRecord {
 interface RockRidge {
   name?: string;
   mode?: number;
+  nlink?: number;
   mtime?: Date;
   target?: string;
   /** CL: this record stands for a directory relocated to this LBA. */
@@ -283,7 +299,10 @@ class Walker {
             }
             break;
           case 'PX':
-            if (len >= 36) rr.mode = e.readUInt32LE(4);
+            if (len >= 36) {
+              rr.mode = e.readUInt32LE(4);
+              rr.nlink = e.readUInt32LE(12);
+            }
             break;
           case 'TF':
             if (len >= 5) rr.mtime = this.parseTF(e) ?? rr.mtime;
@@ -439,7 +458,10 @@ class Walker {
           continue;
         }
         if (rrMode !== undefined && (rrMode & S_IFMT) !== S_IFREG && (rrMode & S_IFMT) !== 0 && (rrMode & S_IFMT) !== S_IFDIR) {
-          // Device nodes, FIFOs, sockets: nothing to read; leave them out rather than pretend they are files.
+          // Device nodes, FIFOs, sockets: nothing to read; listed (never as files) so readAllFiles can refuse them.
+          const fmt = rrMode & S_IFMT;
+          const special = fmt === S_IFIFO ? 'fifo' : fmt === S_IFSOCK ? 'socket' : 'device';
+          this.byPath.set(full, { entry: { path: full, type: 'special', size: 0, mode: rrMode & 0o7777, mtime, special }, extents: [] });
           pending.length = 0;
           continue;
         }
@@ -447,7 +469,9 @@ class Walker {
         const extents = [...pending, rec.extent];
         pending.length = 0;
         const size = extents.reduce((s, e) => s + e.size, 0);
-        this.byPath.set(full, { entry: { path: full, type: 'file', size, mode: rrMode !== undefined ? rrMode & 0o7777 : 0o444, mtime }, extents });
+        const entry: IsoEntry = { path: full, type: 'file', size, mode: rrMode !== undefined ? rrMode & 0o7777 : 0o444, mtime };
+        if (rec.rr?.nlink !== undefined && rec.rr.nlink > 1) entry.links = rec.rr.nlink;
+        this.byPath.set(full, { entry, extents });
       }
     }
     // mkisofs's deep-directory relocation leaves an empty "rr_moved" at the root: an artefact, not content.
@@ -481,7 +505,8 @@ export function openIso(source: string | Buffer, limits: Partial<IsoLimits> = {}
     walker.walk();
     const stored = walker.byPath;
     const sorted = [...stored.values()].map((s) => s.entry).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    const image: IsoImage & { limits: IsoLimits } = {
+    const image: IsoImage = {
+      label: src.name === '<buffer>' ? 'ISO image' : `ISO image ${JSON.stringify(src.name)}`,
       limits: lim,
       volumeId: vol.volumeId,
       naming: walker.naming,
@@ -490,7 +515,7 @@ export function openIso(source: string | Buffer, limits: Partial<IsoLimits> = {}
         const key = normalisePath(path);
         const s = stored.get(key);
         if (!s) throw new IsoError(`ISO entry ${JSON.stringify(path)}: not found`);
-        if (s.entry.type !== 'file') throw new IsoError(`ISO entry ${JSON.stringify(path)}: is a ${s.entry.type === 'dir' ? 'directory' : 'symlink'}, not a file`);
+        if (s.entry.type !== 'file') throw new IsoError(`ISO entry ${JSON.stringify(path)}: is a ${s.entry.type === 'dir' ? 'directory' : s.entry.type === 'symlink' ? 'symlink' : s.entry.special}, not a file`);
         if (s.entry.size > lim.maxFileSize) throw new IsoError(`ISO entry ${JSON.stringify(path)}: ${s.entry.size} bytes exceeds ${lim.maxFileSize} (limit maxFileSize)`);
         if (s.extents.length === 1) return Buffer.from(src.read(s.extents[0]!.lba * SECTOR, s.extents[0]!.size));
         return Buffer.concat(s.extents.map((e) => src.read(e.lba * SECTOR, e.size)));
@@ -529,16 +554,30 @@ export function readVolumeId(source: string | Buffer): string | undefined {
   }
 }
 
-/** Every regular file, by relative path. Bounded by maxFileSize per file and maxTotalSize overall. */
+/** Why an entry may not be in a context (the rule readContextDir applies to a directory), or undefined. */
+function nonRegular(e: IsoEntry): NonRegular | undefined {
+  if (e.type === 'symlink') return { kind: 'symlink', target: e.target ?? '?' };
+  if (e.type === 'special') return { kind: e.special ?? 'device' };
+  if (e.type === 'file' && e.links !== undefined) return { kind: 'hardlink', links: e.links };
+  return undefined;
+}
+
+/**
+ * A context off an image: every regular file, by relative path. Refuses, before reading any data,
+ * a symlink, hard link, device node, FIFO or socket anywhere (as the mount path's readContextDir
+ * does: one CD, one context), more than maxFiles files and more than maxTotalSize bytes.
+ */
 export function readAllFiles(img: IsoImage): Map<string, Buffer> {
-  const max = (img as { limits?: IsoLimits }).limits?.maxTotalSize ?? DEFAULT_ISO_LIMITS.maxTotalSize;
-  const out = new Map<string, Buffer>();
-  let total = 0;
-  for (const e of img.entries()) {
-    if (e.type !== 'file') continue;
-    total += e.size;
-    if (total > max) throw new IsoError(`ISO image: files total more than ${max} bytes (limit maxTotalSize)`);
-    out.set(e.path, img.readFile(e.path));
+  const lim = img.limits;
+  const entries = img.entries();
+  for (const e of entries) {
+    const odd = nonRegular(e);
+    if (odd) throw new IsoError(`${img.label}: ${e.path}: ${notRegularWhy(odd)}`);
   }
-  return out;
+  const files = entries.filter((e) => e.type === 'file');
+  const limits = { ...CONTEXT_READ_LIMITS, files: lim.maxFiles, totalBytes: lim.maxTotalSize };
+  if (files.length > lim.maxFiles) throw new IsoError(`${img.label}: ${limitWhy.files(limits)}`);
+  const total = files.reduce((n, e) => n + e.size, 0);
+  if (total > lim.maxTotalSize) throw new IsoError(`${img.label}: ${limitWhy.totalBytes(limits)}`);
+  return new Map(files.map((e) => [e.path, img.readFile(e.path)]));
 }

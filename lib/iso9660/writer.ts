@@ -16,6 +16,7 @@
  *   dates and clamps file times (reproducible-builds convention); else file mtimes (default: now).
  */
 import { DEFAULT_VOLUME_LABEL } from '../context/model.js';
+import { hasForbiddenOrTab } from '../context/rules.js';
 import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoError } from './errors.js';
@@ -155,9 +156,8 @@ function checkPath(path: string): string[] {
   const parts = path.split('/');
   for (const part of parts) {
     if (part === '' || part === '.' || part === '..') fail(path, `path segment ${JSON.stringify(part)} is not allowed`);
-    // Control characters in names break config lines and terminals downstream; refuse them outright.
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(part)) fail(path, 'path contains a control character');
+    // Control characters in names break config lines and terminals downstream: the context's path character rule.
+    if (hasForbiddenOrTab(part)) fail(path, 'path contains a control character');
     if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) fail(path, `name ${JSON.stringify(part)} is longer than ${MAX_NAME_BYTES} bytes`);
   }
   return parts;

@@ -108,7 +108,7 @@ describe('the file set', () => {
   it('refuses too many files and bad paths', () => {
     const many: Record<string, string> = {};
     for (let i = 0; i <= LIMITS.files; i++) many[`data/f${i}`] = '';
-    expect(problemsOf(many)).toEqual([`(context): ${LIMITS.files + 1} files; the limit is ${LIMITS.files}`]);
+    expect(problemsOf(many)).toEqual([`(context): more than ${LIMITS.files} files; a context holds at most ${LIMITS.files}`]);
     expect(problemsOf({ '../etc/passwd': 'x', '/abs': 'y', 'a//b': 'z' })).toEqual([
       '../etc/passwd: path has an empty, "." or ".." component',
       '/abs: not a relative path',

@@ -50,8 +50,8 @@ describe('common/context.ini: refused input, exact messages', () => {
   it.each([
     ['[context]\nversion = 2', 'common/context.ini: line 2: context.version = "2": format version 2 is not supported (this agent reads version 1)'],
     ['[context]\nversion = one', 'common/context.ini: line 2: context.version = "one": must be 1'],
-    ['[context]\ninstance_id = a b', 'common/context.ini: line 2: context.instance_id = "a b": instance id must be 1-128 characters of A-Z a-z 0-9 . _ : -'],
-    [`[context]\ninstance_id = ${'x'.repeat(129)}`, `common/context.ini: line 2: context.instance_id = "${'x'.repeat(77)}...": instance id must be 1-128 characters of A-Z a-z 0-9 . _ : -`],
+    ['[context]\ninstance_id = a b', 'common/context.ini: line 2: context.instance_id = "a b": instance id must be 1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit'],
+    [`[context]\ninstance_id = ${'x'.repeat(129)}`, `common/context.ini: line 2: context.instance_id = "${'x'.repeat(77)}...": instance id must be 1-128 characters of A-Z a-z 0-9 . _ : -, starting with a letter or digit`],
     ['[context]\nhostname = wеb01', 'common/context.ini: line 2: context.hostname = "wеb01": host names are ASCII letters, digits, hyphens and dots only (no spaces, no Unicode look-alikes)'],
     ['[context]\nhostname = web_01', 'common/context.ini: line 2: context.hostname = "web_01": label "web_01" has a character other than letters, digits and hyphens'],
     ['[context]\nhostname = web01.', 'common/context.ini: line 2: context.hostname = "web01.": trailing dot is not allowed'],

@@ -110,8 +110,12 @@ describe('common/routes: gateway reachability', () => {
 describe('route helpers for the host tools', () => {
   it('parseRouteTokens and formatRoute agree', () => {
     const r = parseRouteTokens('ip route add 10.3.0.0/16 via 192.0.2.1 metric 7'.split(' '));
-    expect(r).toEqual({ action: 'add', destination: { address: '10.3.0.0', prefix: 16 }, gateway: '192.0.2.1', metric: 7 });
-    expect(formatRoute(r as Route)).toBe('up route add -net 10.3.0.0 netmask 255.255.0.0 gw 192.0.2.1 metric 7');
-    expect(parseRouteTokens(formatRoute(r as Route).split(' '))).toEqual(r);
+    const route: Route = { action: 'add', destination: { address: '10.3.0.0', prefix: 16 }, gateway: '192.0.2.1', metric: 7 };
+    expect(r).toEqual({ ok: true, value: route });
+    expect(formatRoute(route)).toBe('up route add -net 10.3.0.0 netmask 255.255.0.0 gw 192.0.2.1 metric 7');
+    expect(parseRouteTokens(formatRoute(route).split(' '))).toEqual(r);
+    expect(parseRouteTokens(['route', 'add', 'default', 'dev', 'eth0:1'])).toEqual({
+      ok: false, why: 'device "eth0:1": interface name must be 1-15 characters of A-Z a-z 0-9 _ . - (not starting with . _ -)',
+    });
   });
 });

@@ -132,8 +132,11 @@ describe.each(cases)('our image read by independent tools: $name', ({ inputs }) 
       expect(img.naming).toBe('rockridge');
       const got = new Map(img.entries().map((e) => [e.path, { type: e.type, size: e.size, mode: e.mode, target: e.target } as ListedEntry]));
       expect(shape(got, { sizes: true, modes: true })).toEqual(shape(expected, { sizes: true, modes: true }));
-      const files = readAllFiles(img);
-      for (const [path, want] of expected) if (want.type === 'file') expect(files.get(path)!.equals(want.data!), path).toBe(true);
+      for (const [path, want] of expected) if (want.type === 'file') expect(img.readFile(path).equals(want.data!), path).toBe(true);
+      // As a context, a tree with a symlink is refused whole; without one it reads as it was written.
+      const link = [...expected].filter(([, e]) => e.type === 'symlink').sort(([a], [b]) => (a < b ? -1 : 1))[0]; // the first, as listed
+      if (link) expect(() => readAllFiles(img)).toThrow(`: ${link[0]}: a symbolic link (-> ${link[1].target}); a context holds regular files only`);
+      else expect(readAllFiles(img).size).toBe([...expected.values()].filter((e) => e.type === 'file').length);
     } finally {
       img.close();
     }
