@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { RootFs } from '../../lib/fs/index.js';
-import { normalizeMac } from '../../lib/net/ip.js';
+import { checkIfname, checkMac } from '../../lib/context/rules.js';
 import { installAgent, type InitSystem } from './install.js';
 import { makeLogger } from './log.js';
 import type { BackendName, SystemNic } from './types/network.js';
@@ -57,10 +57,14 @@ function withRunFlags(cmd: Command): Command {
 
 /** `--nic eth0=52:54:00:12:34:56` for rendering into an image root that has no /sys. */
 export function parseNicDeclaration(spec: string): SystemNic {
-  const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,14})=(.+)$/.exec(spec);
-  const mac = m ? normalizeMac(m[2]!) : undefined;
-  if (!m || !mac) throw new UsageError(`--nic ${JSON.stringify(spec)}: expected NAME=MAC, e.g. eth0=52:54:00:12:34:56`);
-  return { name: m[1]!, mac, carrier: true, physical: true };
+  const at = spec.indexOf('=');
+  const name = at > 0 ? checkIfname(spec.slice(0, at)) : undefined;
+  const mac = at > 0 ? checkMac(spec.slice(at + 1)) : undefined;
+  if (!name?.ok || !mac?.ok) {
+    const why = name && !name.ok ? `: ${name.why}` : mac && !mac.ok ? `: ${mac.why}` : '';
+    throw new UsageError(`--nic ${JSON.stringify(spec)}: expected NAME=MAC, e.g. eth0=52:54:00:12:34:56${why}`);
+  }
+  return { name: name.value, mac: mac.value, carrier: true, physical: true };
 }
 
 function runOptions(f: CommonFlags): RunOptions {

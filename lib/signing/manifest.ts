@@ -18,8 +18,7 @@
  * read-only, nosuid medium the executable bit is the one permission that changes behaviour.
  */
 import { createHash } from 'node:crypto';
-import { contextPathProblem } from '../context/parse.js';
-import { instanceIdProblem } from '../context/checks.js';
+import { checkContextPath, checkInstanceId, whyNot } from '../context/rules.js';
 import { showValue } from '../context/errors.js';
 import { normalizeMac } from '../net/ip.js';
 
@@ -99,7 +98,7 @@ export function bindingProblem(b: Binding): string | undefined {
 
 /** The canonical bytes. Throws on a manifest that has no canonical form (a programming error). */
 export function encodeManifest(m: Manifest): Buffer {
-  const why = bindingProblem(m) ?? (LABEL_RE.test(m.label) ? undefined : `label ${showValue(m.label)} is not 1-32 of A-Z a-z 0-9 _ . -`) ?? instanceIdProblem(m.instanceId);
+  const why = bindingProblem(m) ?? (LABEL_RE.test(m.label) ? undefined : `label ${showValue(m.label)} is not 1-32 of A-Z a-z 0-9 _ . -`) ?? whyNot(checkInstanceId(m.instanceId));
   if (why) throw new Error(`manifest: ${why}`);
   const lines = [`${MANIFEST_MAGIC} ${m.version}`, `label ${m.label}`, `instance-id ${m.instanceId}`];
   if (m.uuid !== undefined) lines.push(`uuid ${m.uuid}`);
@@ -109,7 +108,7 @@ export function encodeManifest(m: Manifest): Buffer {
   const files = [...m.files].sort((a, b) => comparePaths(a.path, b.path));
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
-    const p = contextPathProblem(f.path);
+    const p = whyNot(checkContextPath(f.path));
     if (p) throw new Error(`manifest: file ${showValue(f.path)}: ${p}`);
     if (i > 0 && files[i - 1]!.path === f.path) throw new Error(`manifest: file ${showValue(f.path)} listed twice`);
     lines.push(`file ${f.mode.toString(8).padStart(4, '0')} ${f.size} ${f.sha256} ${f.path}`);
@@ -156,7 +155,7 @@ export function parseManifest(bytes: Buffer): { ok: true; manifest: Manifest } |
         m.label = value;
         break;
       case 'instance-id': {
-        const why = instanceIdProblem(value);
+        const why = whyNot(checkInstanceId(value));
         if (why) return bad(n, `${showValue(value)}: ${why}`);
         m.instanceId = value;
         break;
@@ -186,7 +185,7 @@ export function parseManifest(bytes: Buffer): { ok: true; manifest: Manifest } |
         const f = /^(0444|0555) (0|[1-9][0-9]{0,15}) ([0-9a-f]{64}) (.+)$/.exec(value);
         if (!f) return bad(n, 'expected "file 0444|0555 SIZE SHA256 PATH"');
         const path = f[4]!;
-        const why = contextPathProblem(path);
+        const why = whyNot(checkContextPath(path));
         if (why) return bad(n, `file ${showValue(path)}: ${why}`);
         const prev = m.files[m.files.length - 1];
         if (prev && comparePaths(prev.path, path) >= 0) return bad(n, prev.path === path ? `file ${showValue(path)} listed twice` : `file ${showValue(path)} is not in sorted order`);

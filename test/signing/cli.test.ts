@@ -106,7 +106,7 @@ describe('contextgen iso --sign-key and inspect', () => {
       'contextgen: <command line>: --mac = "01:00:5e:00:00:01": MAC has the multicast bit set (first octet odd); a NIC cannot use it',
       `contextgen: <command line>: --mac = "${MAC.toUpperCase()}": given twice`,
       'contextgen: <command line>: --expires = "2001-01-01": is not in the future (2001-01-01T00:00:00Z)',
-      'contextgen: <command line>: --serial = "-1": must be a whole number',
+      'contextgen: <command line>: --serial = "-1": must be a whole number from 0 to 9007199254740991',
       `contextgen: ${join(dir, 'k3')}: private key is accessible by group or others (mode 0640); chmod 600 it`,
     ]);
     const noKey = contextgen(['iso', '-o', 'bad.iso', '--hostname', 'h', '--uuid', VM_UUID, '--any-vm'], dir);

@@ -38,13 +38,8 @@ export function withDevice<T>(fs: RootFs, device: string, fn: (path: string) => 
 }
 
 function readIso(path: string, where: string, limits: ReadLimits): ContextFiles {
-  const img = openIso(path, {
-    maxTotalSize: limits.maxBytes,
-    maxFileSize: limits.maxBytes,
-    maxDepth: limits.maxDepth,
-    // Directories count as entries too: leave room for them.
-    maxEntries: limits.maxFiles * 2,
-  });
+  // The reader's own defaults are the context's limits (lib/context/limits.ts); only what a caller narrows is passed.
+  const img = openIso(path, { maxTotalSize: limits.maxBytes, maxDepth: limits.maxDepth, maxFiles: limits.maxFiles });
   try {
     const files = readAllFiles(img);
     checkLimits(files, limits, where);

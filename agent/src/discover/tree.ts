@@ -1,8 +1,8 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { contextPathProblem } from '../../../lib/context/index.js';
-import { LIMITS } from '../../../lib/context/limits.js';
+import { CONTEXT_READ_LIMITS, limitWhy } from '../../../lib/context/limits.js';
+import { checkContextPath, whyNot } from '../../../lib/context/rules.js';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import { type RootFs, randomSuffix } from '../../../lib/fs/index.js';
 import { PATHS } from '../state/paths.js';
@@ -22,7 +22,7 @@ export interface ReadLimits {
 }
 
 /** The context's own limits (lib/context/limits.ts), the same contextgen writes to. */
-export const DEFAULT_LIMITS: ReadLimits = { maxFiles: LIMITS.files, maxBytes: LIMITS.totalBytes, maxDepth: LIMITS.depth };
+export const DEFAULT_LIMITS: ReadLimits = { maxFiles: CONTEXT_READ_LIMITS.files, maxBytes: CONTEXT_READ_LIMITS.totalBytes, maxDepth: CONTEXT_READ_LIMITS.depth };
 
 export class ContextTooLargeError extends Error {
   override name = 'ContextTooLargeError';
@@ -30,10 +30,11 @@ export class ContextTooLargeError extends Error {
 
 /** Check an already-read file map against the limits (for the in-process ISO reader's output). */
 export function checkLimits(files: ContextFiles, limits: ReadLimits, where: string): void {
-  if (files.size > limits.maxFiles) throw new ContextTooLargeError(`${where}: ${files.size} files, more than the limit of ${limits.maxFiles}`);
+  const named = { ...CONTEXT_READ_LIMITS, files: limits.maxFiles, totalBytes: limits.maxBytes };
+  if (files.size > limits.maxFiles) throw new ContextTooLargeError(`${where}: ${limitWhy.files(named)}`);
   let total = 0;
   for (const data of files.values()) total += data.length;
-  if (total > limits.maxBytes) throw new ContextTooLargeError(`${where}: ${total} bytes, more than the limit of ${limits.maxBytes}`);
+  if (total > limits.maxBytes) throw new ContextTooLargeError(`${where}: ${limitWhy.totalBytes(named)}`);
 }
 
 const NEW_PREFIX = '.context-new-';
@@ -51,7 +52,7 @@ export function publishContext(fs: RootFs, files: ContextFiles, logger?: Logger)
   const tmp = mkdtempSync(join(parent, NEW_PREFIX));
   try {
     for (const [rel, data] of files) {
-      const problem = contextPathProblem(rel);
+      const problem = whyNot(checkContextPath(rel));
       if (problem) {
         logger?.warn({ path: JSON.stringify(rel), problem }, 'not publishing context entry with an unsafe name');
         continue;

@@ -68,7 +68,7 @@ export function machineBinding(fs: HostFs, macs: string[]): { uuid?: string; mac
  */
 export function verifySource(fs: HostFs, source: SourceStatus, files: ContextFiles, trust: TrustConfig, binding: ReturnType<typeof machineBinding>, label: string): { verdict: Verdict; files: ContextFiles } {
   const facts = { ...binding, now: new Date() };
-  const limits = { maxTotalSize: DEFAULT_LIMITS.maxBytes, maxFileSize: DEFAULT_LIMITS.maxBytes, maxDepth: DEFAULT_LIMITS.maxDepth, maxEntries: DEFAULT_LIMITS.maxFiles * 2 };
+  const limits = { maxTotalSize: DEFAULT_LIMITS.maxBytes, maxDepth: DEFAULT_LIMITS.maxDepth, maxFiles: DEFAULT_LIMITS.maxFiles };
   if (source.kind === 'device' && source.path) {
     return withDevice(fs, source.path, (p) => verifyIso(p, trust.keys, facts, limits));
   }
