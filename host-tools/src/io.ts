@@ -27,7 +27,8 @@ export async function exists(path: string): Promise<boolean> {
     await lstat(path);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw e;
   }
 }
@@ -115,18 +116,19 @@ export class WriteTxn {
   }
 
   /** Puts a synced temp file in place and records it (created files are rolled back on failure). */
-  private async place(tmp: string, path: string): Promise<void> {
-    const existed = this.overwrite && (await exists(path));
-    await placeFile(tmp, path, this.overwrite);
+  private async place(tmp: string, path: string, replace: boolean): Promise<void> {
+    const existed = replace && (await exists(path));
+    await placeFile(tmp, path, replace);
     if (!existed) this.createdFiles.push(path);
     this.dirsToSync.add(dirname(path));
   }
 
-  async writeFile(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  /** `replace`: whether an existing file may be replaced (default: the transaction's --force). */
+  async writeFile(path: string, data: Buffer | string, mode = 0o644, replace = this.overwrite): Promise<void> {
     const tmp = tempNameFor(path);
     try {
       await writeTemp(tmp, data, mode);
-      await this.place(tmp, path);
+      await this.place(tmp, path, replace);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;
@@ -134,7 +136,7 @@ export class WriteTxn {
   }
 
   /** Adopts a file produced by an external tool at a temp path (e.g. qemu-img) and puts it in place. */
-  async adoptTemp(tmp: string, path: string, mode?: number): Promise<void> {
+  async adoptTemp(tmp: string, path: string, mode?: number, replace = this.overwrite): Promise<void> {
     try {
       if (mode !== undefined) await chmod(tmp, mode);
       const fh = await open(tmp, fsc.O_RDONLY);
@@ -143,7 +145,7 @@ export class WriteTxn {
       } finally {
         await fh.close();
       }
-      await this.place(tmp, path);
+      await this.place(tmp, path, replace);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
       throw e;

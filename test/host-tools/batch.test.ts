@@ -8,7 +8,7 @@ import { domainFactsFromXml } from '../../host-tools/src/batch/existing.js';
 import { readInventory } from '../../host-tools/src/batch/inventory.js';
 import { planBatch } from '../../host-tools/src/batch/plan.js';
 import { writeBatch } from '../../host-tools/src/batch/write.js';
-import { cg, qemuImgInfo, snapshot, sshPublicKey, tempDir, TEMPLATE, virtXmlValidate } from './helpers.js';
+import { cg, hasDiskPattern, qemuImgInfo, snapshot, sshPublicKey, tempDir, TEMPLATE, virtXmlValidate, writeDiskPattern } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -306,5 +306,66 @@ describe('contextgen batch --define (libvirt test driver, no daemon)', () => {
     expect(r.code).toBe(3);
     expect(r.err.at(-1)).toMatch(/^contextgen: virsh -c .* list: /);
     expect(existsSync(join(dir, 'out-nolibvirt'))).toBe(false);
+  });
+});
+
+describe('contextgen batch never destroys a guest disk (issue 12 row 1)', () => {
+  const factsOf = (vmDir: string) => {
+    const f = domainFactsFromXml(readFileSync(join(vmDir, 'domain.xml'), 'utf8'));
+    return { uuid: f.uuid, mac: f.macs[0], address: contextOf(join(vmDir, 'context.iso')).nics[0]?.ipv4?.address.address };
+  };
+
+  it('--force and --contexts-only keep the written disk pattern and the identity; contexts are regenerated', async () => {
+    writeFileSync(join(dir, 'disk.ini'), `${DEFAULTS()}\n[group g]\ncount = 3\n`);
+    const out = join(dir, 'out-disk');
+    expect((await cg(['batch', 'disk.ini', '-o', out], { cwd: dir })).code).toBe(0);
+    const disks = ['g01', 'g02', 'g03'].map((n) => join(out, n, 'overlay.qcow2'));
+    for (const d of disks) writeDiskPattern(d);
+    const identity = ['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)));
+
+    const forced = await cg(['batch', 'disk.ini', '-o', out, '--force'], { cwd: dir });
+    expect(forced.code).toBe(0);
+    for (const d of disks) expect(hasDiskPattern(d), d).toBe(true);
+    expect(['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)))).toEqual(identity);
+
+    // The inventory changes (a new DNS server): --contexts-only rewrites contexts, keeps disks and identity.
+    writeFileSync(join(dir, 'disk.ini'), `${DEFAULTS().replace('dns = 192.168.122.2', 'dns = 9.9.9.9')}\n[group g]\ncount = 3\n`);
+    const ctxOnly = await cg(['batch', 'disk.ini', '-o', out, '--contexts-only'], { cwd: dir });
+    expect(ctxOnly.err.filter((l) => !l.includes('warning'))).toEqual([]);
+    expect(ctxOnly.code).toBe(0);
+    expect(ctxOnly.out[0]).toMatch(/^batch: 3 VMs, 6 files in /);
+    for (const d of disks) expect(hasDiskPattern(d), d).toBe(true);
+    expect(contextOf(join(out, 'g02', 'context.iso')).dns.nameservers).toEqual(['9.9.9.9']);
+    expect(['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)))).toEqual(identity);
+  });
+
+  it('--contexts-only creates no VM; --recreate-disks refuses a running domain and replaces the disk of one that is not', async () => {
+    const out = join(dir, 'out-disk');
+    writeFileSync(join(dir, 'disk4.ini'), `${DEFAULTS()}\n[group g]\ncount = 4\n`);
+    const before = snapshot(out);
+    const r = await cg(['batch', 'disk4.ini', '-o', out, '--contexts-only'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err.filter((l) => !l.includes('warning'))).toEqual([
+      'contextgen: disk4.ini: [group g] g04 = "g04": not in OUTDIR; --contexts-only regenerates existing VMs only (run without it to create)',
+    ]);
+    expect(snapshot(out)).toEqual(before);
+
+    // test:///default always has a running domain named "test".
+    const tOut = join(dir, 'out-disk-test');
+    writeFileSync(join(dir, 'disk-test.ini'), `${DEFAULTS()}\n[vm test]\n[vm other]\n`);
+    expect((await cg(['batch', 'disk-test.ini', '-o', tOut], { cwd: dir })).code).toBe(0);
+    for (const n of ['test', 'other']) writeDiskPattern(join(tOut, n, 'overlay.qcow2'));
+    const running = await cg(['batch', 'disk-test.ini', '-o', tOut, '--recreate-disks', '--connect', 'test:///default'], { cwd: dir });
+    expect(running.code).toBe(1);
+    expect(running.err.filter((l) => !l.includes('warning'))).toEqual([
+      'contextgen: disk-test.ini: [vm test] = "test": domain is running at test:///default; shut it down before --recreate-disks',
+    ]);
+    expect(hasDiskPattern(join(tOut, 'test', 'overlay.qcow2'))).toBe(true);
+    expect(hasDiskPattern(join(tOut, 'other', 'overlay.qcow2'))).toBe(true);
+    writeFileSync(join(dir, 'disk-other.ini'), `${DEFAULTS()}\n[vm other]\n`);
+    const ok = await cg(['batch', 'disk-other.ini', '-o', tOut, '--recreate-disks', '--connect', 'test:///default'], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(hasDiskPattern(join(tOut, 'other', 'overlay.qcow2'))).toBe(false);
+    expect(qemuImgInfo(join(tOut, 'other', 'overlay.qcow2'))['backing-filename']).toBe(join(dir, 'base.qcow2'));
   });
 });

@@ -122,6 +122,21 @@ export async function scanLibvirt(uri: string): Promise<ExistingVm[]> {
   return out;
 }
 
+/**
+ * libvirt's state of domain `name` at `uri` ("running", "shut off", ...), or undefined when libvirt
+ * has no such domain. Failing to reach libvirt is an ExternalError: never guess "not running".
+ */
+export async function domainState(uri: string, name: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await execa('virsh', ['-q', '-c', uri, 'domstate', '--domain', name]);
+    return stdout.trim();
+  } catch (e) {
+    const msg = toolMessage(e);
+    if (/failed to get domain|Domain not found/i.test(msg)) return undefined;
+    throw new ExternalError(`virsh -c ${uri} domstate ${name}: ${msg}`);
+  }
+}
+
 export async function defineDomain(uri: string, file: string): Promise<void> {
   await virsh(uri, ['define', '--file', file]);
 }

@@ -11,11 +11,11 @@ import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
 import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
 import { KVM_OUI, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
-import { parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
+import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
 import { exists } from '../io.js';
 import { newUuid } from '../values.js';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
-import { allocate, poolSize } from './pool.js';
+import { Allocator, poolSize } from './pool.js';
 import type { Inventory, VmRequest } from './inventory.js';
 
 export interface VmPlan {
@@ -34,14 +34,27 @@ export interface VmPlan {
   context: Context;
   domain: DomainSpec;
   format: 'libvirt' | 'xl';
-  overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string };
+  /**
+   * `keep`: the overlay exists and is left alone (a guest's disk is never replaced by --force or
+   * --contexts-only); `recreate`: it exists and --recreate-disks replaces it (the domain is not running).
+   */
+  overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string; keep: boolean; recreate: boolean };
   /** The VM directory exists and will be written into (--force). */
   replaces: boolean;
 }
 
 export interface PlanOptions {
   outDir: string;
+  /** Existing VMs of the inventory are regenerated (their identity and disks kept). */
   force: boolean;
+  /** Regenerate contexts and configs of existing VMs only: no new VMs, no disk created or touched. */
+  contextsOnly?: boolean;
+  /** Existing overlays are recreated (refused while the domain runs: see domainState). */
+  recreateDisks?: boolean;
+  /** libvirt's state of a domain ("running", "shut off") or undefined when unknown to libvirt. */
+  domainState?: (name: string) => Promise<string | undefined>;
+  /** The URI domainState asks, for messages. */
+  stateUri?: string;
   /** Existing VMs: OUTDIR scan plus, with --define, libvirt's domains. */
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
@@ -130,11 +143,18 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     if (first) add(vm.where, undefined, vm.name, `VM name already used by ${first.where} (line ${first.line})`);
     else byName.set(vm.name.toLowerCase(), vm);
   }
-  // Existing VMs this batch replaces (same name, --force) do not count as collisions for their own values.
-  const replaced = (e: ExistingVm) => opts.force && byName.has(e.name.toLowerCase());
+  // Existing VMs this batch regenerates (same name) do not count as collisions for their own values.
+  const regen = opts.force || !!opts.contextsOnly || !!opts.recreateDisks;
+  const replaced = (e: ExistingVm) => regen && byName.has(e.name.toLowerCase());
   for (const e of opts.existing) {
     const vm = byName.get(e.name.toLowerCase());
-    if (vm && !opts.force) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+    if (vm && !regen) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+  }
+  const inOutDir = new Set(opts.existing.filter((e) => !e.source.startsWith('libvirt')).map((e) => e.name.toLowerCase()));
+  if (opts.contextsOnly) {
+    for (const vm of inv.vms) {
+      if (!inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, 'not in OUTDIR; --contexts-only regenerates existing VMs only (run without it to create)');
+    }
   }
   const others = opts.existing.filter((e) => !replaced(e));
   if (opts.defineUri && inv.vms.some((v) => v.settings.format === 'xl')) {
@@ -154,11 +174,13 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
   const keepMac = new Map<string, string>();
+  const keepAddr = new Map<string, string>();
   for (const e of opts.existing) {
     if (!replaced(e)) continue;
     const k = e.name.toLowerCase();
     if (e.uuid && (e.source.startsWith('libvirt') || !keepUuid.has(k))) keepUuid.set(k, e.uuid);
     if (e.macs[0] && !e.source.startsWith('libvirt')) keepMac.set(k, e.macs[0]);
+    if (e.addresses[0] && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses[0]);
   }
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
@@ -200,17 +222,28 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const allocated = new Map<VmRequest, string>();
   if (pool && needing.length) {
     const taken = new Set<string>([...usedAddr.keys(), ...reserved]);
-    const got = allocate(pool, needing.length, taken);
-    needing.forEach((vm, i) => {
-      const a = got[i];
+    const alloc = new Allocator(pool, taken);
+    // A regenerated VM keeps its address (identity) when it is still free and inside the pool.
+    for (const vm of needing) {
+      const k = keepAddr.get(vm.name.toLowerCase());
+      if (k && !taken.has(k) && inSubnet(k, pool.network, pool.prefix)) {
+        allocated.set(vm, k);
+        alloc.take(k);
+      }
+    }
+    const without: VmRequest[] = [];
+    for (const vm of needing) {
+      if (allocated.has(vm)) continue;
+      const a = alloc.next();
       if (a) allocated.set(vm, a);
-    });
-    if (got.length < needing.length) {
+      else without.push(vm);
+    }
+    if (without.length) {
       problems.push({
         file,
         key: '[defaults] pool',
         value: undefined,
-        why: `pool exhausted: ${needing.length} VMs need an address, ${got.length} free of ${poolSize(pool)} (first without one: ${needing[got.length]!.where})`,
+        why: `pool exhausted: ${needing.length} VMs need an address, ${needing.length - without.length} free of ${poolSize(pool)} (first without one: ${without[0]!.where})`,
       });
     }
   }
@@ -310,9 +343,16 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       else {
         const sizeBytes = s.size ? parseSize(s.size) : undefined;
         if (sizeBytes !== undefined && sizeBytes < info.virtualSize) add(vm.where, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
-        overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path: join(dir, OUTPUT_NAMES.overlay) };
+        const path = join(dir, OUTPUT_NAMES.overlay);
+        const diskExists = await exists(path);
+        overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path, keep: diskExists && !opts.recreateDisks, recreate: diskExists && !!opts.recreateDisks };
         diskPath = overlay.path;
         diskFormat = 'qcow2';
+        if (!diskExists && opts.contextsOnly && inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, `${path} is missing; --contexts-only never creates disks (run with --force)`);
+        if (overlay.recreate) {
+          const why = await recreateRefusal(vm.name, path, s.format, opts);
+          if (why) add(vm.where, undefined, vm.name, why);
+        }
       }
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
 
@@ -367,6 +407,15 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     });
   }
   return { vms: plans, problems: [...dedupe(problems), ...collapse(perVm)], warnings };
+}
+
+/** Why an existing disk must not be recreated now, or undefined: only a domain libvirt reports shut off (or does not know) and an image no QEMU holds. */
+async function recreateRefusal(name: string, disk: string, format: string, opts: PlanOptions): Promise<string | undefined> {
+  if (format === 'xl') return 'cannot ask libvirt whether an xl domain is running; --recreate-disks is for libvirt domains';
+  const state = await opts.domainState?.(name);
+  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${opts.stateUri}; shut it down before --recreate-disks`;
+  if (await imageInUse(disk)) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
+  return undefined;
 }
 
 /** '--post-install-mode' -> 'post_install_mode': flag names back to inventory keys. */

@@ -12,6 +12,7 @@ import { createOverlay } from '../overlay.js';
 import type { VmPlan } from './plan.js';
 
 export interface WriteOptions {
+  /** Existing ISOs and configs may be replaced (--force, --contexts-only, --recreate-disks). */
   force: boolean;
   mtime?: Date;
   outDir: string;
@@ -36,8 +37,10 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
         const cfg = vm.format === 'xl' ? xlConfig(vm.domain) : libvirtDomainXml(vm.domain);
         await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]);
         files += 2;
-        if (vm.overlay) {
-          await createOverlay({ backing: vm.overlay.backing, backingFormat: vm.overlay.backingFormat, output: vm.overlay.path, sizeBytes: vm.overlay.sizeBytes, force: o.force }, txn);
+        // An existing disk holds the guest's data: it is kept unless --recreate-disks chose to replace it.
+        if (vm.overlay && !vm.overlay.keep) {
+          const ov = vm.overlay;
+          await createOverlay({ backing: ov.backing, backingFormat: ov.backingFormat, output: ov.path, sizeBytes: ov.sizeBytes, force: ov.recreate }, txn);
           files += 1;
         }
         o.onVm?.(vm);
