@@ -4,12 +4,12 @@
  * clobbering, so a failed or interrupted run leaves nothing behind.
  */
 import { execa } from 'execa';
-import { resolve, dirname, basename } from 'node:path';
+import { resolve, dirname } from 'node:path';
 import { access, unlink } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { ContextError, type Problem } from '../../lib/context/errors.js';
 import { ExternalError } from './errors.js';
-import { exists, tempNameFor, WriteTxn } from './io.js';
+import { exists, outputProblem, tempNameFor, WriteTxn } from './io.js';
 import { DISK_FORMATS, type DiskFormat } from './domain/spec.js';
 
 export interface ImageInfo {
@@ -86,7 +86,9 @@ export async function planOverlay(req: OverlayRequest, cwd: string, file = '<com
     if (sizeBytes === undefined) problems.push({ file, key: '--size', value: req.size, why: 'size must be a number with an optional K, M, G or T suffix' });
   }
   if (backing === output) problems.push({ file, key: '-o', value: req.output, why: 'overlay and backing image are the same file' });
-  if (await exists(output)) {
+  const outWhy = await outputProblem(output, true);
+  if (outWhy) problems.push({ file: output, why: outWhy });
+  else if (await exists(output)) {
     // A disk holds a guest's data: --force (meant for regenerated files) never replaces one.
     if (!req.recreate) problems.push({ file: output, why: `disk image exists; it is never replaced${req.force ? ' by --force' : ''} (use --recreate-disks to discard its data)` });
     else if (await imageInUse(output)) problems.push({ file: output, why: 'disk image is in use (a QEMU process holds its lock); shut the guest down first' });
@@ -123,7 +125,8 @@ export async function createOverlay(plan: OverlayPlan, txn: WriteTxn): Promise<v
     await execa('qemu-img', args);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw new ExternalError(`qemu-img create ${basename(plan.output)}: ${toolMessage(e)}`);
+    // qemu-img names the temp file it was given; the operator knows the output path.
+    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`);
   }
   await txn.adoptTemp(tmp, plan.output, 0o644, plan.force);
 }

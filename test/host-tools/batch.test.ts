@@ -218,7 +218,7 @@ memory = lots
     expect(text).toContain(`[vm beta] address = "192.168.122.40": address already used by ${join(out, 'alpha')}`);
     expect(text).toContain(`[vm beta] mac = "52:54:00:00:01:01": MAC already used by ${join(out, 'alpha')}`);
     expect(text).toContain(`[vm beta] uuid = "aaaaaaaa-2222-4333-8444-555555555555": UUID already used by ${join(out, 'alpha')}`);
-    expect(text).toContain(`[vm gamma] = "gamma": already exists (${join(out, 'gamma')})`);
+    expect(text).toContain(`[vm gamma] = "gamma": ${join(out, 'gamma')} is a regular file, not a VM directory; refusing to write through or replace it`);
     expect(snapshot(out)).toEqual(before);
     // Allocation skips addresses taken in OUTDIR too.
     writeFileSync(join(dir, 'c.ini'), `${DEFAULTS('pool = 192.168.122.39-192.168.122.41\nprefix = 24')}\n[vm delta]\n`.replace('pool = 192.168.122.0/24\n', ''));
@@ -257,7 +257,7 @@ memory = lots
     // After validation, someone creates a file where r07's directory should go (a race, or a full disk).
     writeFileSync(join(out, 'r07'), 'in the way\n');
     const before = snapshot(out);
-    await expect(writeBatch(plan.vms, { force: false, outDir: out, concurrency: 2 })).rejects.toThrow(/ENOTDIR|EEXIST/);
+    await expect(writeBatch(plan.vms, { force: false, outDir: out, concurrency: 2 })).rejects.toThrow(/r07: is a regular file, not a VM directory; refusing to write through it \(VM r07\)/);
     expect(snapshot(out)).toEqual(before);
   });
 

@@ -12,7 +12,7 @@ import { finalizeContext, loadContextDir, readInputFile, startingContext, type L
 import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
 import { KVM_OUI, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
 import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
-import { exists } from '../io.js';
+import { exists, outputProblem } from '../io.js';
 import { newUuid } from '../values.js';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
 import { Allocator, poolSize } from './pool.js';
@@ -148,7 +148,9 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const replaced = (e: ExistingVm) => regen && byName.has(e.name.toLowerCase());
   for (const e of opts.existing) {
     const vm = byName.get(e.name.toLowerCase());
-    if (vm && !regen) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+    // lstat'ed by the scan: a symlink or file where the VM directory goes is never written through or replaced.
+    if (vm && e.notDir) add(vm.where, undefined, vm.name, `${e.source} is ${e.notDir}, not a VM directory; refusing to write through or replace it`);
+    else if (vm && !regen) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
   }
   const inOutDir = new Set(opts.existing.filter((e) => !e.source.startsWith('libvirt')).map((e) => e.name.toLowerCase()));
   if (opts.contextsOnly) {
@@ -357,6 +359,12 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
 
     if (count() > before || flagged.has(vm.where)) continue; // context/domain checks would only repeat the cause
+    const domainPath = join(dir, s.format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml);
+    for (const out of [join(dir, OUTPUT_NAMES.iso), domainPath, ...(overlay?.recreate ? [overlay.path] : [])]) {
+      const why = await outputProblem(out, regen);
+      if (why) add(vm.where, undefined, vm.name, `${out}: ${why}`);
+    }
+    if (count() > before) continue;
 
     let final;
     try {
@@ -392,7 +400,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       where: vm.where,
       dir,
       isoPath,
-      domainPath: join(dir, format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml),
+      domainPath,
       uuid,
       mac: mac!,
       address,

@@ -7,6 +7,8 @@
 import { isoFromFiles } from '../context-build.js';
 import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
+import { ContextError } from '../../../lib/context/errors.js';
+import { ExternalError } from '../errors.js';
 import { WriteTxn } from '../io.js';
 import { createOverlay } from '../overlay.js';
 import type { VmPlan } from './plan.js';
@@ -22,6 +24,13 @@ export interface WriteOptions {
   concurrency?: number;
 }
 
+/** Prefixes a write failure with the VM it hit (the message already names the real output path). */
+function forVm(vm: VmPlan, e: unknown): unknown {
+  if (e instanceof ExternalError) return new ExternalError(`VM ${vm.name} (${vm.where}): ${e.message}`);
+  if (e instanceof ContextError) return new ContextError(e.problems.map((p) => ({ ...p, why: `${p.why} (VM ${vm.name})` })));
+  return e;
+}
+
 export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ files: number }> {
   const txn = new WriteTxn(o.force);
   let files = 0;
@@ -32,15 +41,17 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
     const worker = async () => {
       while (next < vms.length && !failed) {
         const vm = vms[next++]!;
-        await txn.mkdirp(vm.dir);
+        await txn.mkdirOwn(vm.dir).catch((e: unknown) => Promise.reject(forVm(vm, e)));
         const iso = isoFromFiles(vm.files, { label: vm.label, mtime: o.mtime });
         const cfg = vm.format === 'xl' ? xlConfig(vm.domain) : libvirtDomainXml(vm.domain);
-        await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]);
+        await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]).catch((e: unknown) => Promise.reject(forVm(vm, e)));
         files += 2;
         // An existing disk holds the guest's data: it is kept unless --recreate-disks chose to replace it.
         if (vm.overlay && !vm.overlay.keep) {
           const ov = vm.overlay;
-          await createOverlay({ backing: ov.backing, backingFormat: ov.backingFormat, output: ov.path, sizeBytes: ov.sizeBytes, force: ov.recreate }, txn);
+          await createOverlay({ backing: ov.backing, backingFormat: ov.backingFormat, output: ov.path, sizeBytes: ov.sizeBytes, force: ov.recreate }, txn).catch((e: unknown) =>
+            Promise.reject(forVm(vm, e)),
+          );
           files += 1;
         }
         o.onVm?.(vm);

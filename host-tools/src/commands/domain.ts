@@ -22,7 +22,7 @@ import {
 } from '../domain/spec.js';
 import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
-import { exists, writeOneFile, type Io } from '../io.js';
+import { exists, outputProblem, writeOneFile, type Io } from '../io.js';
 import { checkIpMacPrefix, checkMac, KVM_OUI, LEGACY_IP_PREFIX, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
 import { qemuImgInfo } from '../overlay.js';
 import { checkInt, checkUuid, newUuid } from '../values.js';
@@ -133,7 +133,8 @@ export async function runDomain(o: DomainOptions, io: Io): Promise<DomainResult>
       else if (!diskFormat && (DISK_FORMATS as readonly string[]).includes(found)) diskFormat = found as DiskFormat;
     }
   }
-  if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+  const outWhy = await outputProblem(out, !!o.force);
+  if (outWhy) problems.push({ file: out, why: outWhy });
 
   const spec: DomainSpec = {
     name: o.name,

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { describeContext, finalizeContext, isoFromFiles, loadContextDir, readInputFile, startingContext, type FinalContext } from '../context-build.js';
-import { exists, writeOneFile, type Io } from '../io.js';
+import { outputProblem, writeOneFile, type Io } from '../io.js';
 import { checkMtime, checkVolumeLabel } from '../values.js';
 import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
 
@@ -48,7 +48,8 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
   const l = checkVolumeLabel(label);
   if (!l.ok) problems.push({ file: CLI, key: '--label', value: label, why: l.why });
   const mtime = resolveMtime(o.mtime, io.env, problems);
-  if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+  const outWhy = await outputProblem(out, !!o.force);
+  if (outWhy) problems.push({ file: out, why: outWhy });
 
   let base = startingContext();
   let extras = new Map<string, Buffer>();
