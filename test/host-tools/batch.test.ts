@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseContext } from '../../lib/context/index.js';
@@ -75,7 +75,7 @@ describe('contextgen batch: 20 VMs', () => {
     const out = join(dir, 'out');
     const r = await cg(['batch', 'good.ini', '-o', out, '--mtime', '1700000000'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.err).toEqual([`contextgen: warning: ${TEMPLATE}: the template's 1 NIC section(s) are ignored; the batch configures each VM's NIC`]);
+    expect(r.err).toEqual([]); // the shipped template binds no NIC to an example MAC
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(new RegExp(`^batch: 20 VMs, 60 files in ${out} \\(`));
 
@@ -367,5 +367,29 @@ describe('contextgen batch never destroys a guest disk (issue 12 row 1)', () => 
     expect(ok.code).toBe(0);
     expect(hasDiskPattern(join(tOut, 'other', 'overlay.qcow2'))).toBe(false);
     expect(qemuImgInfo(join(tOut, 'other', 'overlay.qcow2'))['backing-filename']).toBe(join(dir, 'base.qcow2'));
+  });
+});
+
+describe('contextgen batch cross-checks template NICs (issue 12 row 2)', () => {
+  it('a template [nic] naming a MAC no VM has is one line naming the template, section, MAC and the VMs\' MACs', async () => {
+    const t = join(dir, 'tmpl-nic');
+    cpSync(TEMPLATE, t, { recursive: true });
+    const ini = join(t, 'common', 'context.ini');
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace(/^# (\[nic|method|address|gateway|mtu)/gm, '$1'));
+    writeFileSync(join(dir, 'tn.ini'), `${DEFAULTS().replace(`template = ${TEMPLATE}`, `template = ${t}`)}\n[vm a1]\nmac = 52:54:00:00:00:a1\n[group b]\ncount = 4\n`);
+    const out = join(dir, 'out-tn');
+    const r = await cg(['batch', 'tn.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(
+      new RegExp(`^contextgen: ${ini}: \\[nic "52:54:00:12:34:56"\\] = "52:54:00:12:34:56": no NIC of \\[vm a1\\] \\(52:54:00:00:00:a1\\), \\[group b\\] b01 \\(52:54:00(:[0-9a-f]{2}){3}\\), \\[group b\\] b02 \\(.*\\) and 2 more has this MAC; the agent would refuse the whole context`),
+    );
+    // The VM that has the MAC gets the section merged (its MTU kept, the batch's address).
+    writeFileSync(join(dir, 'tn2.ini'), `${DEFAULTS().replace(`template = ${TEMPLATE}`, `template = ${t}`)}\n[vm own]\nmac = 52:54:00:12:34:56\n`);
+    const ok = await cg(['batch', 'tn2.ini', '-o', join(dir, 'out-tn2')], { cwd: dir });
+    expect(ok.err).toEqual([]);
+    const nic = contextOf(join(dir, 'out-tn2', 'own', 'context.iso')).nics;
+    expect(nic).toHaveLength(1);
+    expect(nic[0]).toMatchObject({ match: { kind: 'mac', mac: '52:54:00:12:34:56' }, mtu: 1500, ipv4: { address: { address: '192.168.122.3', prefix: 24 } } });
   });
 });

@@ -135,6 +135,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const inputs = new Inputs(file);
   const warnings: string[] = [];
   const warned = new Set<string>();
+  /** [template, MAC] of template NIC sections naming a MAC a VM lacks -> those VMs (with their MAC). */
+  const foreignNics = new Map<string, string[]>();
 
   // --- Names: unique in the batch, and not already in OUTDIR or libvirt (unless --force replaces them).
   const byName = new Map<string, VmRequest>();
@@ -300,12 +302,22 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       const t = await inputs.template(s.template, vm.where);
       if (isProblems(t)) problems.push(...t);
       else {
-        // The batch owns each VM's NIC: a template's [nic] sections would give every VM the same address.
-        if (t.context.nics.length && !warned.has(s.template)) {
-          warned.add(s.template);
-          warnings.push(`${s.template}: the template's ${t.context.nics.length} NIC section(s) are ignored; the batch configures each VM's NIC`);
+        // The batch owns each VM's NIC. A [nic "MAC"] section for this VM's MAC is merged; one naming a
+        // MAC the VM lacks would make the agent refuse the context (collected below, one line per MAC).
+        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && n.match.mac === mac);
+        for (const n of t.context.nics) {
+          if (n.match.kind !== 'mac' || n.match.mac === mac) continue;
+          const k = JSON.stringify([s.template, n.match.mac]);
+          const list = foreignNics.get(k) ?? [];
+          list.push(`${vm.where} (${mac ?? 'no MAC'})`);
+          foreignNics.set(k, list);
         }
-        base = { context: { ...t.context, nics: [] }, extras: t.extras };
+        const named = t.context.nics.filter((n) => n.match.kind === 'name').length;
+        if (named && !warned.has(s.template)) {
+          warned.add(s.template);
+          warnings.push(`${s.template}: the template's ${named} NIC section(s) matched by name are ignored; the batch configures each VM's NIC`);
+        }
+        base = { context: { ...t.context, nics: own }, extras: t.extras };
       }
     }
     const flags: ContextFlags = {
@@ -412,6 +424,16 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       format,
       overlay,
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
+    });
+  }
+  for (const [k, vms] of foreignNics) {
+    const [template, m] = JSON.parse(k) as [string, string];
+    const more = vms.length > 3 ? ` and ${vms.length - 3} more` : '';
+    problems.push({
+      file: join(template, 'common/context.ini'),
+      key: `[nic "${m}"]`,
+      value: m,
+      why: `no NIC of ${vms.slice(0, 3).join(', ')}${more} has this MAC; the agent would refuse the whole context (remove the section: the batch writes each VM's NIC)`,
     });
   }
   return { vms: plans, problems: [...dedupe(problems), ...collapse(perVm)], warnings };
