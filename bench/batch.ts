@@ -55,7 +55,7 @@ try {
   const t0 = performance.now();
   const r = await runBatch({ inventory, out, mtime: '1700000000' }, io);
   const seconds = (performance.now() - t0) / 1000;
-  const dirs = (await readdir(out)).length;
+  const dirs = (await readdir(out)).filter((n) => !n.startsWith('.')).length; // .contextgen.json is the manifest
   if (dirs !== count || r.vms.length !== count) throw new Error(`expected ${count} VM directories, found ${dirs}`);
   const files = r.files;
   console.log(`batch bench: ${count} VMs, ${files} files in ${seconds.toFixed(2)} s (${Math.round(files / seconds)} files/s, ${((seconds * 1000) / count).toFixed(2)} ms/VM)`);

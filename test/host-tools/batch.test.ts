@@ -79,7 +79,7 @@ describe('contextgen batch: 20 VMs', () => {
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(new RegExp(`^batch: 20 VMs, 60 files in ${out} \\(`));
 
-    const names = readdirSync(out).sort();
+    const names = readdirSync(out).filter((n) => n !== '.contextgen.json').sort();
     expect(names).toEqual(['cache', 'db01', 'legacy', 'mail', ...Array.from({ length: 16 }, (_, i) => `web${String(i + 1).padStart(2, '0')}`)].sort());
     const macs = new Set<string>();
     const uuids = new Set<string>();
@@ -391,5 +391,52 @@ describe('contextgen batch cross-checks template NICs (issue 12 row 2)', () => {
     const nic = contextOf(join(dir, 'out-tn2', 'own', 'context.iso')).nics;
     expect(nic).toHaveLength(1);
     expect(nic[0]).toMatchObject({ match: { kind: 'mac', mac: '52:54:00:12:34:56' }, mtu: 1500, ipv4: { address: { address: '192.168.122.3', prefix: 24 } } });
+  });
+});
+
+describe('contextgen batch: dry run = real run (issue 12 row 3)', () => {
+  it('the plan printed by --dry-run is exactly what the real run writes (MACs and UUIDs from the OUTDIR seed)', async () => {
+    writeFileSync(join(dir, 'dry.ini'), `${DEFAULTS()}\n[group d]\ncount = 6\n[vm xen1]\nhypervisor = xen\ncdrom_bus = ide\n`);
+    const out = join(dir, 'out-dry');
+    const dry = await cg(['batch', 'dry.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(dry.code).toBe(0);
+    expect(existsSync(out)).toBe(false);
+    const planned = dry.out.slice(0, -1);
+    expect(planned).toHaveLength(7);
+    const again = await cg(['batch', 'dry.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(again.out.slice(0, -1)).toEqual(planned);
+
+    expect((await cg(['batch', 'dry.ini', '-o', out], { cwd: dir })).code).toBe(0);
+    // The plan line rebuilt from the written files: name, address/prefix, MAC, UUID, directory.
+    const written = planned.map((line) => {
+      const name = line.split('\t')[0]!;
+      const vmDir = join(out, name);
+      const f = domainFactsFromXml(readFileSync(join(vmDir, 'domain.xml'), 'utf8'));
+      const nic = contextOf(join(vmDir, 'context.iso')).nics[0]!;
+      expect(contextOf(join(vmDir, 'context.iso')).instanceId).toBe(f.uuid);
+      return [name, `${nic.ipv4!.address.address}/${nic.ipv4!.address.prefix}`, f.macs[0], f.uuid, vmDir].join('\t');
+    });
+    expect(written).toEqual(planned);
+    expect(planned.find((l) => l.startsWith('xen1\t'))).toMatch(/\t00:16:3e:/);
+
+    // A later dry run (--force) still shows the same identities; another OUTDIR draws other MACs and UUIDs.
+    const forced = await cg(['batch', 'dry.ini', '-o', out, '--dry-run', '--force'], { cwd: dir });
+    expect(forced.out.slice(0, -1)).toEqual(planned.map((l) => `${l}\t(replace)`));
+    const other = await cg(['batch', 'dry.ini', '-o', join(dir, 'out-dry-2'), '--dry-run'], { cwd: dir });
+    const col = (lines: string[], i: number) => lines.slice(0, -1).map((l) => l.split('\t')[i]);
+    expect(col(other.out, 2).filter((m) => col(dry.out, 2).includes(m))).toEqual([]);
+    expect(col(other.out, 3).filter((u) => col(dry.out, 3).includes(u))).toEqual([]);
+  });
+
+  it('a broken manifest is one line naming it', async () => {
+    const out = join(dir, 'out-dry');
+    const m = join(out, '.contextgen.json');
+    const good = readFileSync(m, 'utf8');
+    writeFileSync(m, JSON.stringify({ version: 1, seed: 'xyz' }));
+    const r = await cg(['batch', 'dry.ini', '-o', out, '--dry-run', '--force'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(new RegExp(`^contextgen: ${m}: seed: `));
+    writeFileSync(m, good);
   });
 });

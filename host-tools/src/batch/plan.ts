@@ -10,10 +10,11 @@ import { inSubnet, isUsableHostAddress, networkAddress } from '../../../lib/net/
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
 import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
-import { KVM_OUI, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
+import { KVM_OUI, macForIpv4, XEN_OUI } from '../mac.js';
 import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
 import { exists, outputProblem } from '../io.js';
-import { newUuid } from '../values.js';
+import { IdSource } from './manifest.js';
+import { randomBytes } from 'node:crypto';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
 import { Allocator, poolSize } from './pool.js';
 import type { Inventory, VmRequest } from './inventory.js';
@@ -59,6 +60,8 @@ export interface PlanOptions {
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
   defineUri?: string;
+  /** Seed of derived MACs and UUIDs (the OUTDIR manifest's); random when not given (tests of the planner alone). */
+  seed?: string;
 }
 
 export interface BatchPlan {
@@ -133,6 +136,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const flagged = new Set<string>(inv.vms.filter((v) => v.invalid).map((v) => v.where));
   const count = () => problems.length + perVm.length;
   const inputs = new Inputs(file);
+  const ids = new IdSource(opts.seed ?? randomBytes(32).toString('hex'));
   const warnings: string[] = [];
   const warned = new Set<string>();
   /** [template, MAC] of template NIC sections naming a MAC a VM lacks -> those VMs (with their MAC). */
@@ -275,8 +279,11 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         usedMac.set(mac, vm.where);
       } else {
         const oui = hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
-        do mac = randomMac(oui);
-        while (usedMac.has(mac)); // a random clash is ours to avoid, not the operator's to fix
+        // Derived from the OUTDIR seed: the dry run prints what the real run writes. A clash is ours to
+        // avoid (next attempt), not the operator's to fix.
+        let attempt = 0;
+        do mac = ids.mac(oui, vm.name, attempt++);
+        while (usedMac.has(mac));
         usedMac.set(mac, vm.where);
       }
     }
@@ -287,7 +294,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       usedUuid.set(uuid, vm.where);
     }
     if (!uuid) {
-      do uuid = newUuid();
+      let attempt = 0;
+      do uuid = ids.uuid(vm.name, attempt++);
       while (usedUuid.has(uuid));
       usedUuid.set(uuid, vm.where);
     }

@@ -9,7 +9,9 @@ import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
 import { ContextError } from '../../../lib/context/errors.js';
 import { ExternalError } from '../errors.js';
+import { join } from 'node:path';
 import { WriteTxn } from '../io.js';
+import { MANIFEST_NAME, manifestText, type Manifest } from './manifest.js';
 import { createOverlay } from '../overlay.js';
 import type { VmPlan } from './plan.js';
 
@@ -18,6 +20,8 @@ export interface WriteOptions {
   force: boolean;
   mtime?: Date;
   outDir: string;
+  /** Written (or rewritten) as OUTDIR/.contextgen.json with the batch. */
+  manifest?: Manifest;
   /** Called after each VM is written. */
   onVm?: (vm: VmPlan) => void;
   /** VMs in flight at once (I/O overlap, not CPU parallelism). */
@@ -69,6 +73,7 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
     );
     const firstError = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (firstError) throw firstError.reason;
+    if (o.manifest) await txn.writeFile(join(o.outDir, MANIFEST_NAME), manifestText(o.manifest), 0o644, true);
     await txn.commit();
   } catch (e) {
     await txn.rollback();

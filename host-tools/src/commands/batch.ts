@@ -13,6 +13,7 @@ import { readInventory } from '../batch/inventory.js';
 import { defineDomain, domainState, scanLibvirt, scanOutDir, type ExistingVm } from '../batch/existing.js';
 import { planBatch, type VmPlan } from '../batch/plan.js';
 import { writeBatch } from '../batch/write.js';
+import { loadManifest } from '../batch/manifest.js';
 import { resolveMtime } from './iso.js';
 
 export interface BatchOptions {
@@ -57,6 +58,8 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   if (early.length && inventory.vms.length === 0) throw new ContextError(early);
 
   const outDir = resolve(io.cwd, o.out ?? '.');
+  const m = await loadManifest(outDir);
+  if ('problem' in m) throw new ContextError([m.problem]);
   const scanned = await scanOutDir(outDir);
   for (const w of scanned.warnings) io.err(`contextgen: warning: ${w}`);
   const existing: ExistingVm[] = [...scanned.vms];
@@ -74,6 +77,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
     stateUri: uri,
     existing,
     defineUri: o.define ? uri : undefined,
+    seed: m.manifest.seed,
   });
   for (const w of plan.warnings) io.err(`contextgen: warning: ${w}`);
   if (early.length || plan.problems.length) throw new ContextError([...early, ...plan.problems]);
@@ -87,7 +91,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   bar?.start(plan.vms.length, 0);
   let written: { files: number };
   try {
-    written = await writeBatch(plan.vms, { force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
+    written = await writeBatch(plan.vms, { manifest: m.manifest, force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
   } finally {
     bar?.stop();
   }
