@@ -17,7 +17,7 @@ import {
   parseIPv4,
   parseIPv6,
 } from '../../lib/net/ip.js';
-import { domainProblem, ifnameProblem, parseAuthorizedKey } from '../../lib/context/index.js';
+import { domainProblem, hostnameProblem, ifnameProblem, instanceIdProblem, parseAuthorizedKey } from '../../lib/context/index.js';
 import { checkMac } from './mac.js';
 import { checkInt, checkLine } from './values.js';
 
@@ -122,8 +122,17 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     const c = checkLine(v);
     if (!c.ok || v.trim() === '') add(key, v, c.ok ? 'is empty' : c.why);
   }
-  if (f.hostname !== undefined) ctx.hostname = f.hostname;
-  if (f.instanceId !== undefined) ctx.instanceId = f.instanceId;
+  // Checked here with the context's own rules, so the error names the flag, not the generated file.
+  if (f.hostname !== undefined) {
+    const why = checkLine(f.hostname).ok && f.hostname.trim() !== '' ? hostnameProblem(f.hostname) : undefined;
+    if (why) add('--hostname', f.hostname, why);
+    ctx.hostname = f.hostname;
+  }
+  if (f.instanceId !== undefined) {
+    const why = checkLine(f.instanceId).ok && f.instanceId.trim() !== '' ? instanceIdProblem(f.instanceId) : undefined;
+    if (why) add('--instance-id', f.instanceId, why);
+    ctx.instanceId = f.instanceId;
+  }
   if (f.domain !== undefined) {
     const why = domainProblem(f.domain);
     if (why) add('--domain', f.domain, why);

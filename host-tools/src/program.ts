@@ -126,6 +126,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--force', 'regenerate existing VMs: contexts and configs rewritten, UUID, MAC, address and disks kept')
     .option('--contexts-only', 'regenerate contexts and configs of existing VMs only; create no VM and no disk')
     .option('--recreate-disks', 'also recreate existing overlays (data in them is lost); refused while a domain runs')
+    .option('--no-check-paths', 'do not require disk = PATH images to exist here')
     .action(async (inventory: string, o) => {
       setCode(await runBatchCommand({ inventory, ...o }, io));
     });

@@ -137,7 +137,10 @@ describe('contextgen batch: 20 VMs', () => {
     const before = snapshot(out);
     const again = await cg(['batch', 'good.ini', '-o', out], { cwd: dir });
     expect(again.code).toBe(1);
-    expect(again.err.filter((l) => l.includes('already exists')).length).toBe(20);
+    // One line for the cause (issue 12 row 4), and no spurious "pool exhausted" beside it.
+    expect(again.err).toEqual([
+      `contextgen: good.ini: [vm db01], [vm mail], [vm legacy] and 17 more: 20 VMs already exist (${out}); use --force to regenerate them (identity and disks are kept) or --contexts-only`,
+    ]);
     expect(snapshot(out)).toEqual(before);
 
     // --force: rewritten in place, each VM keeps its UUID and MAC (identity survives a regeneration).
@@ -438,5 +441,73 @@ describe('contextgen batch: dry run = real run (issue 12 row 3)', () => {
     expect(r.err).toHaveLength(1);
     expect(r.err[0]).toMatch(new RegExp(`^contextgen: ${m}: seed: `));
     writeFileSync(m, good);
+  });
+});
+
+describe('contextgen batch: errors name where the value was written; paths, pools, MACs (issue 12 rows 5-7)', () => {
+  it('keys set in [defaults] are blamed on [defaults], naming the VMs they hurt', async () => {
+    const inv = DEFAULTS()
+      .replace('gateway = 192.168.122.1', 'gateway = 10.9.9.1')
+      .replace('base_image = base.qcow2', 'base_image = nope.qcow2')
+      .replace('post_install = setup.sh', 'post_install = nope.sh')
+      .replace('ssh_key = id.pub', 'ssh_key = nope.pub')
+      .replace(`template = ${TEMPLATE}`, 'template = no-such-template');
+    writeFileSync(join(dir, 'where.ini'), `${inv}\n[vm db01]\n[vm db02]\n`);
+    const r = await cg(['batch', 'where.ini', '-o', join(dir, 'out-where'), '--dry-run'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err.sort()).toEqual([
+      `contextgen: where.ini: [defaults] base_image = "${join(dir, 'nope.qcow2')}": base image does not exist`,
+      `contextgen: where.ini: [defaults] gateway = "10.9.9.1": not in the VM's subnet 192.168.122.0/24 (for [vm db01], [vm db02])`,
+      `contextgen: where.ini: [defaults] post_install = "${join(dir, 'nope.sh')}": cannot read: ENOENT`,
+      `contextgen: where.ini: [defaults] ssh_key = "${join(dir, 'nope.pub')}": cannot read: ENOENT`,
+      `contextgen: where.ini: [defaults] template = "${join(dir, 'no-such-template')}": directory does not exist`,
+    ].sort());
+    // The same key written in the VM's own section is blamed on that section.
+    writeFileSync(join(dir, 'where2.ini'), `${DEFAULTS()}\n[vm db01]\ngateway = 10.9.9.1\n`);
+    const r2 = await cg(['batch', 'where2.ini', '-o', join(dir, 'out-where'), '--dry-run'], { cwd: dir });
+    expect(r2.err).toEqual(['contextgen: where2.ini: [vm db01] gateway = "10.9.9.1": not in the VM\'s subnet 192.168.122.0/24']);
+  });
+
+  it('iso --hostname web_01 names the flag, not a generated file', async () => {
+    const r = await cg(['iso', '-o', join(dir, 'h.iso'), '--hostname', 'web_01'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^contextgen: <command line>: --hostname = "web_01": /);
+  });
+
+  it('disk paths must exist (unless --no-check-paths); no pool is an error unless DHCP is chosen', async () => {
+    const noOverlay = DEFAULTS().replace('base_image = base.qcow2\n', `disk = ${dir}/disks/{name}.qcow2\n`);
+    writeFileSync(join(dir, 'disk-missing.ini'), `${noOverlay}\n[vm a]\n`);
+    const r = await cg(['batch', 'disk-missing.ini', '-o', join(dir, 'out-dm'), '--dry-run'], { cwd: dir });
+    expect(r.err).toEqual([`contextgen: disk-missing.ini: [defaults] disk = "${dir}/disks/{name}.qcow2": ${dir}/disks/a.qcow2 does not exist (or pass --no-check-paths) (for [vm a])`]);
+    expect((await cg(['batch', 'disk-missing.ini', '-o', join(dir, 'out-dm'), '--dry-run', '--no-check-paths'], { cwd: dir })).code).toBe(0);
+
+    const noPool = DEFAULTS().replace('pool = 192.168.122.0/24\n', '');
+    writeFileSync(join(dir, 'nopool.ini'), `${noPool}\n[vm a]\n[vm b]\naddress = 192.168.122.9/24\n[vm c]\n`);
+    const np = await cg(['batch', 'nopool.ini', '-o', join(dir, 'out-np'), '--dry-run'], { cwd: dir });
+    expect(np.err).toEqual(['contextgen: nopool.ini: [defaults] pool: not set, so [vm a], [vm c] would get no address; set pool = A-B or N/P, or choose DHCP with pool = dhcp (or address = dhcp per VM)']);
+    writeFileSync(join(dir, 'dhcp.ini'), `${noPool}pool = dhcp\n\n[vm a]\n[vm b]\naddress = 192.168.122.9/24\n`);
+    const d = await cg(['batch', 'dhcp.ini', '-o', join(dir, 'out-dhcp')], { cwd: dir });
+    expect(d.err).toEqual([]);
+    expect(contextOf(join(dir, 'out-dhcp', 'a', 'context.iso')).nics[0]!.method).toBe('dhcp');
+    // address = dhcp with a pool: that VM gets no address from it.
+    writeFileSync(join(dir, 'vmdhcp.ini'), `${DEFAULTS()}\n[vm a]\naddress = dhcp\n[vm b]\n`);
+    const v = await cg(['batch', 'vmdhcp.ini', '-o', join(dir, 'out-vmdhcp'), '--dry-run'], { cwd: dir });
+    expect(v.out.slice(0, 2).map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual(['a dhcp', 'b 192.168.122.3/24']);
+  });
+
+  it('mac_mode = ip with --define skips an address whose MAC libvirt already has', async () => {
+    // test:///default's domain "test" has MAC aa:bb:cc:dd:ee:ff = prefix aa:bb + 204.221.238.255 (a host address in a /23).
+    const inv = DEFAULTS()
+      .replace('pool = 192.168.122.0/24', 'pool = 204.221.238.255-204.221.239.20\nprefix = 23')
+      .replace('gateway = 192.168.122.1', 'gateway = 204.221.238.1')
+      .replace('dns = 192.168.122.2', 'dns = 204.221.238.2');
+    writeFileSync(join(dir, 'macip.ini'), `${inv}mac_mode = ip\nmac_prefix = aa:bb\n\n[vm m1]\n[vm m2]\n`);
+    const r = await cg(['batch', 'macip.ini', '-o', join(dir, 'out-macip'), '--dry-run', '--define', '--connect', 'test:///default'], { cwd: dir });
+    expect(r.err).toEqual([]);
+    expect(r.out.slice(0, 2).map((l) => l.split('\t').slice(0, 3).join(' '))).toEqual([
+      'm1 204.221.239.0/23 aa:bb:cc:dd:ef:00',
+      'm2 204.221.239.1/23 aa:bb:cc:dd:ef:01',
+    ]);
   });
 });

@@ -23,7 +23,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(join(dir, 'sock.iso'), r));
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'base.qcow2'), '16M']);
   writeFileSync(join(dir, 'disk.qcow2'), '');
-  execFileSync('genisoimage', ['-quiet', '-o', join(dir, 'ctx.iso'), TEMPLATE]);
+  execFileSync('genisoimage', ['-quiet', '-RJ', '-o', join(dir, 'ctx.iso'), TEMPLATE]);
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 

@@ -3,6 +3,7 @@
  * collected (one line each, naming inventory section/key/value) before anything is written.
  * Reads files (templates, scripts, keys, base images, OUTDIR, libvirt) but writes nothing.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContextError, formatProblem, type Problem } from '../../../lib/context/errors.js';
 import type { Context, ContextFiles } from '../../../lib/context/model.js';
@@ -60,6 +61,8 @@ export interface PlanOptions {
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
   defineUri?: string;
+  /** Check that `disk = PATH` images exist here (default true; off when generating for another host). */
+  checkPaths?: boolean;
   /** Seed of derived MACs and UUIDs (the OUTDIR manifest's); random when not given (tests of the planner alone). */
   seed?: string;
 }
@@ -81,15 +84,24 @@ class Inputs {
   template(dir: string, where: string): Promise<LoadedDir | Problem[]> {
     let p = this.templates.get(dir);
     if (!p) {
-      p = loadContextDir(dir).catch((e: unknown) => {
-        if (e instanceof ContextError) return e.problems;
-        const err = e as NodeJS.ErrnoException;
-        return [{ file: this.file, key: `${where} template`, value: dir, why: `cannot read: ${err.code ?? err.message}` }];
-      });
+      // A template that is not there is the inventory key's fault: name it (not the missing directory alone).
+      p = stat(dir).then(
+        (st) => (st.isDirectory() ? this.loadTemplate(dir, where) : [{ file: this.file, key: `${where} template`, value: dir, why: 'not a directory' }]),
+        (e: NodeJS.ErrnoException) => [{ file: this.file, key: `${where} template`, value: dir, why: e.code === 'ENOENT' ? 'directory does not exist' : `cannot read: ${e.code ?? e.message}` }],
+      );
       this.templates.set(dir, p);
     }
     return p;
   }
+
+  private loadTemplate(dir: string, where: string): Promise<LoadedDir | Problem[]> {
+    return loadContextDir(dir).catch((e: unknown) => {
+      if (e instanceof ContextError) return e.problems;
+      const err = e as NodeJS.ErrnoException;
+      return [{ file: this.file, key: `${where} template`, value: dir, why: `cannot read: ${err.code ?? err.message}` }];
+    });
+  }
+
 
   text(path: string, key: string): Promise<string | Problem[]> {
     let p = this.texts.get(path);
@@ -128,10 +140,12 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   // file, a template the serializer rejects) is reported once with the VMs it affects.
   const problems: Problem[] = [];
   const perVm: VmProblem[] = [];
-  const add = (where: string, key: string | undefined, value: string | undefined, why: string) => {
-    perVm.push({ file, where, key, value, why });
+  const add = (where: string, key: string | undefined, value: string | undefined, why: string, at = where) => {
+    perVm.push({ file, where, at, key, value, why });
     flagged.add(where);
   };
+  /** A problem with a setting: named after the section where the value was written ([defaults] ...). */
+  const addKey = (vm: VmRequest, key: string, value: string | undefined, why: string) => add(vm.where, key, value, why, at(vm, key));
   // VMs with a problem already: their generated context is not checked (it would only echo the cause).
   const flagged = new Set<string>(inv.vms.filter((v) => v.invalid).map((v) => v.where));
   const count = () => problems.length + perVm.length;
@@ -150,13 +164,32 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     else byName.set(vm.name.toLowerCase(), vm);
   }
   // Existing VMs this batch regenerates (same name) do not count as collisions for their own values.
+  // Their values are theirs even without --force, so a refused re-run does not also report a spurious
+  // "pool exhausted" (their addresses counted as taken by others).
   const regen = opts.force || !!opts.contextsOnly || !!opts.recreateDisks;
-  const replaced = (e: ExistingVm) => regen && byName.has(e.name.toLowerCase());
+  const replaced = (e: ExistingVm) => byName.has(e.name.toLowerCase());
+  const already = new Map<string, string[]>();
   for (const e of opts.existing) {
     const vm = byName.get(e.name.toLowerCase());
     // lstat'ed by the scan: a symlink or file where the VM directory goes is never written through or replaced.
     if (vm && e.notDir) add(vm.where, undefined, vm.name, `${e.source} is ${e.notDir}, not a VM directory; refusing to write through or replace it`);
-    else if (vm && !regen) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+    else if (vm && !regen) {
+      const where = e.source.startsWith('libvirt') ? e.source : opts.outDir;
+      already.set(where, [...(already.get(where) ?? []), vm.where]);
+      flagged.add(vm.where);
+    }
+  }
+  // One line per place, however many VMs: a re-run without --force is one mistake, not 200.
+  const order = new Map(inv.vms.map((v, i) => [v.where, i]));
+  for (const [where, list] of already) {
+    const vms = [...new Set(list)].sort((x, y) => order.get(x)! - order.get(y)!); // inventory order
+    const one = vms.length === 1;
+    problems.push({
+      file,
+      key: listSome(vms),
+      value: one ? byName.get(vms[0]!.replace(/^\[vm (.*)\]$|^\[group [^\]]+\] (.*)$/, '$1$2').toLowerCase())?.name : undefined,
+      why: `${one ? 'already exists' : `${vms.length} VMs already exist`} (${where}); use --force to regenerate ${one ? 'it' : 'them'} (identity and disks are kept) or --contexts-only`,
+    });
   }
   const inOutDir = new Set(opts.existing.filter((e) => !e.source.startsWith('libvirt')).map((e) => e.name.toLowerCase()));
   if (opts.contextsOnly) {
@@ -164,7 +197,6 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       if (!inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, 'not in OUTDIR; --contexts-only regenerates existing VMs only (run without it to create)');
     }
   }
-  const others = opts.existing.filter((e) => !replaced(e));
   if (opts.defineUri && inv.vms.some((v) => v.settings.format === 'xl')) {
     problems.push({ file, key: '[defaults] format', value: 'xl', why: '--define uses virsh, which takes libvirt XML; set format = libvirt' });
   }
@@ -173,11 +205,17 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const usedUuid = new Map<string, string>();
   const usedMac = new Map<string, string>();
   const usedAddr = new Map<string, string>();
-  for (const e of others) {
-    if (e.uuid) usedUuid.set(e.uuid, e.source);
-    for (const m of e.macs) usedMac.set(m, e.source);
-    for (const a of e.addresses) usedAddr.set(a, e.source);
+  // Values of an existing VM the inventory names again are its own (self); no other VM may take them.
+  const self = new Map<string, string>();
+  for (const e of opts.existing) {
+    const values = [...(e.uuid ? [[usedUuid, e.uuid] as const] : []), ...e.macs.map((m) => [usedMac, m] as const), ...e.addresses.map((a) => [usedAddr, a] as const)];
+    for (const [map, v] of values) {
+      map.set(v, e.source);
+      if (replaced(e)) self.set(v, e.name.toLowerCase());
+    }
   }
+  /** Whether `value` (taken in `map` or not) is free for `vm`: nobody's, or its own from an earlier run. */
+  const freeFor = (map: Map<string, string>, value: string, vm: VmRequest) => !map.has(value) || self.get(value) === vm.name.toLowerCase();
   // With --force, a replaced VM keeps its identity: its UUID (so `virsh define` updates the domain
   // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
@@ -193,7 +231,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
     const owner = map.get(value);
-    if (owner !== undefined) {
+    if (owner !== undefined && !freeFor(map, value, vm)) {
       add(vm.where, key, value, `${what} already used by ${owner}`);
       return false;
     }
@@ -225,16 +263,30 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     }
   }
 
-  // --- Allocation from the pool, inventory order.
-  const needing = inv.vms.filter((v) => !v.address && pool);
+  // --- Allocation from the pool, inventory order (`address = dhcp` VMs need none).
+  const needing = inv.vms.filter((v) => !v.address && !v.dhcp && pool);
+  if (!pool && !inv.poolDhcp) {
+    const none = inv.vms.filter((v) => !v.address && !v.dhcp);
+    if (none.length) {
+      problems.push({
+        file,
+        key: '[defaults] pool',
+        value: undefined,
+        why: `not set, so ${listSome(none.map((v) => v.where))} would get no address; set pool = A-B or N/P, or choose DHCP with pool = dhcp (or address = dhcp per VM)`,
+      });
+    }
+  }
   const allocated = new Map<VmRequest, string>();
   if (pool && needing.length) {
     const taken = new Set<string>([...usedAddr.keys(), ...reserved]);
     const alloc = new Allocator(pool, taken);
+    // mac_mode = ip: the MAC is the address, so an address whose MAC is taken (in libvirt, OUTDIR or
+    // this batch) is skipped for that VM, not reported as a clash for the operator to fix by hand.
+    const macFree = (vm: VmRequest) => (a: string) => vm.mac !== undefined || vm.settings.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm);
     // A regenerated VM keeps its address (identity) when it is still free and inside the pool.
     for (const vm of needing) {
       const k = keepAddr.get(vm.name.toLowerCase());
-      if (k && !taken.has(k) && inSubnet(k, pool.network, pool.prefix)) {
+      if (k && (!taken.has(k) || self.get(k) === vm.name.toLowerCase()) && inSubnet(k, pool.network, pool.prefix) && macFree(vm)(k)) {
         allocated.set(vm, k);
         alloc.take(k);
       }
@@ -242,7 +294,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     const without: VmRequest[] = [];
     for (const vm of needing) {
       if (allocated.has(vm)) continue;
-      const a = alloc.next();
+      const a = alloc.next(macFree(vm));
       if (a) allocated.set(vm, a);
       else without.push(vm);
     }
@@ -269,12 +321,12 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let mac = vm.mac;
     if (!mac) {
       if (s.macMode === 'ip') {
-        if (!address) add(vm.where, 'mac_mode', 'ip', 'needs an address (fixed or from the pool)');
+        if (!address) addKey(vm, 'mac_mode', 'ip', 'needs an address (fixed or from the pool)');
         else {
           mac = macForIpv4(address, s.macPrefix);
           claim(usedMac, mac, vm, 'mac_mode', 'MAC (derived from the address)');
         }
-      } else if (keepMac.has(vm.name.toLowerCase()) && !usedMac.has(keepMac.get(vm.name.toLowerCase())!)) {
+      } else if (keepMac.has(vm.name.toLowerCase()) && freeFor(usedMac, keepMac.get(vm.name.toLowerCase())!, vm)) {
         mac = keepMac.get(vm.name.toLowerCase())!;
         usedMac.set(mac, vm.where);
       } else {
@@ -289,7 +341,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     }
     let uuid = vm.uuid;
     const kept = keepUuid.get(vm.name.toLowerCase());
-    if (!uuid && kept && !usedUuid.has(kept)) {
+    if (!uuid && kept && freeFor(usedUuid, kept, vm)) {
       uuid = kept;
       usedUuid.set(uuid, vm.where);
     }
@@ -300,14 +352,14 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       usedUuid.set(uuid, vm.where);
     }
     if (s.gateway && address && prefix !== undefined && !inSubnet(s.gateway, networkAddress(address, prefix), prefix)) {
-      add(vm.where, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
+      addKey(vm, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
     }
     if (!s.bridge && !s.network) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network) given in [defaults] or the section');
 
     // Context inputs (cached across VMs).
     let base: LoadedDir = { context: startingContext(), extras: new Map() };
     if (s.template) {
-      const t = await inputs.template(s.template, vm.where);
+      const t = await inputs.template(s.template, at(vm, 'template'));
       if (isProblems(t)) problems.push(...t);
       else {
         // The batch owns each VM's NIC. A [nic "MAC"] section for this VM's MAC is merged; one naming a
@@ -339,14 +391,14 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       postInstallMode: s.postInstallMode,
     };
     if (s.postInstall) {
-      const t = await inputs.text(s.postInstall, `${vm.where} post_install`);
+      const t = await inputs.text(s.postInstall, `${at(vm, 'post_install')} post_install`);
       if (isProblems(t)) problems.push(...t);
       else flags.postInstall = { script: t, source: s.postInstall };
     }
     if (s.sshKeys) {
       flags.sshKeys = [];
       for (const k of s.sshKeys) {
-        const t = await inputs.text(k, `${vm.where} ssh_key`);
+        const t = await inputs.text(k, `${at(vm, 'ssh_key')} ssh_key`);
         if (isProblems(t)) problems.push(...t);
         else flags.sshKeys.push({ text: t, source: k });
       }
@@ -358,13 +410,13 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let diskPath = s.disk?.replaceAll('{name}', vm.name);
     let diskFormat = s.diskFormat ?? 'qcow2';
     if (s.baseImage) {
-      const info = await inputs.image(s.baseImage, `${vm.where} base_image`);
+      const info = await inputs.image(s.baseImage, `${at(vm, 'base_image')} base_image`);
       if (isProblems(info)) problems.push(...info);
-      else if (info.format !== 'qcow2' && info.format !== 'raw') add(vm.where, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
-      else if (s.baseFormat && s.baseFormat !== info.format) add(vm.where, 'base_format', s.baseFormat, `base image is ${info.format}`);
+      else if (info.format !== 'qcow2' && info.format !== 'raw') addKey(vm, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
+      else if (s.baseFormat && s.baseFormat !== info.format) addKey(vm, 'base_format', s.baseFormat, `base image is ${info.format}`);
       else {
         const sizeBytes = s.size ? parseSize(s.size) : undefined;
-        if (sizeBytes !== undefined && sizeBytes < info.virtualSize) add(vm.where, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
+        if (sizeBytes !== undefined && sizeBytes < info.virtualSize) addKey(vm, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
         const path = join(dir, OUTPUT_NAMES.overlay);
         const diskExists = await exists(path);
         overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path, keep: diskExists && !opts.recreateDisks, recreate: diskExists && !!opts.recreateDisks };
@@ -377,6 +429,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         }
       }
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
+    else if (opts.checkPaths !== false && !(await exists(diskPath))) addKey(vm, 'disk', s.disk, `${diskPath} does not exist (or pass --no-check-paths)`);
 
     if (count() > before || flagged.has(vm.where)) continue; // context/domain checks would only repeat the cause
     const domainPath = join(dir, s.format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml);
@@ -393,7 +446,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       if (!(e instanceof ContextError)) throw e;
       for (const p of e.problems) {
         // Flag-level problems name an inventory key; model problems name a generated file.
-        add(vm.where, p.file === file ? inventoryKey(p.key) : `(generated ${p.file}${p.key ? ` ${p.key}` : ''})`, p.value, p.why);
+        if (p.file === file) addKey(vm, inventoryKey(p.key), p.value, p.why);
+        else add(vm.where, `(generated ${p.file}${p.key ? ` ${p.key}` : ''})`, p.value, p.why);
       }
       continue;
     }
@@ -412,7 +466,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     };
     const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));
     if (dp.length) {
-      for (const p of dp) add(vm.where, p.key, p.value, p.why);
+      for (const p of dp) if (p.key) addKey(vm, p.key, p.value, p.why); else add(vm.where, p.key, p.value, p.why);
       continue;
     }
     plans.push({
@@ -456,6 +510,16 @@ async function recreateRefusal(name: string, disk: string, format: string, opts:
   return undefined;
 }
 
+/** Where a VM's `key` was written: its own section, its group or [defaults] (for keys set nowhere: the VM's section). */
+function at(vm: VmRequest, key: string): string {
+  return vm.settings.origin[key] ?? vm.where.replace(/^(\[group [^\]]+\]) .*$/, '$1');
+}
+
+/** "a, b, c and 5 more". */
+function listSome(items: string[]): string {
+  return `${items.slice(0, 3).join(', ')}${items.length > 3 ? ` and ${items.length - 3} more` : ''}`;
+}
+
 /** '--post-install-mode' -> 'post_install_mode': flag names back to inventory keys. */
 function inventoryKey(flagKey: string | undefined): string {
   return (flagKey ?? '').replace(/^--/, '').replaceAll('-', '_');
@@ -463,7 +527,10 @@ function inventoryKey(flagKey: string | undefined): string {
 
 interface VmProblem {
   file: string;
+  /** The VM the problem is about. */
   where: string;
+  /** The section where the offending value was written (the VM's own section, or [defaults]/[group]). */
+  at: string;
   key?: string;
   value?: string;
   why: string;
@@ -473,16 +540,21 @@ interface VmProblem {
 function collapse(list: VmProblem[]): Problem[] {
   const groups = new Map<string, { p: VmProblem; wheres: string[] }>();
   for (const p of list) {
-    const sig = JSON.stringify([p.file, p.key, p.value, p.why]);
+    const sig = JSON.stringify([p.file, p.at, p.key, p.value, p.why]);
     const g = groups.get(sig);
     if (g) {
       if (!g.wheres.includes(p.where)) g.wheres.push(p.where);
     } else groups.set(sig, { p, wheres: [p.where] });
   }
   return [...groups.values()].map(({ p, wheres }) => {
-    const others = wheres.slice(1);
-    const also = others.length === 0 ? '' : ` (also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''})`;
-    return { file: p.file, key: p.key ? `${wheres[0]} ${p.key}` : wheres[0], value: p.value, why: p.why + also };
+    if (p.at === wheres[0]) {
+      // Written in the VM's own section: "[vm a] key ... (also [vm b], ...)" when the same cause repeats.
+      const others = wheres.slice(1);
+      const also = others.length === 0 ? '' : ` (also ${listSome(others)})`;
+      return { file: p.file, key: p.key ? `${p.at} ${p.key}` : p.at, value: p.value, why: p.why + also };
+    }
+    // Written in [defaults] or a [group]: that section is named, then the VMs it hurts.
+    return { file: p.file, key: p.key ? `${p.at} ${p.key}` : p.at, value: p.value, why: `${p.why} (for ${listSome(wheres)})` };
   });
 }
 

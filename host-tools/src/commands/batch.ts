@@ -27,6 +27,8 @@ export interface BatchOptions {
   contextsOnly?: boolean;
   /** Recreate existing overlays (refused while libvirt reports the domain running). */
   recreateDisks?: boolean;
+  /** false: do not require `disk = PATH` images to exist here (generating for another host). */
+  checkPaths?: boolean;
   mtime?: string;
   /** VMs in flight while writing (default 4). */
   concurrency?: number;
@@ -78,6 +80,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
     existing,
     defineUri: o.define ? uri : undefined,
     seed: m.manifest.seed,
+    checkPaths: o.checkPaths,
   });
   for (const w of plan.warnings) io.err(`contextgen: warning: ${w}`);
   if (early.length || plan.problems.length) throw new ContextError([...early, ...plan.problems]);
