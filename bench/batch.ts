@@ -4,7 +4,7 @@
  * Run: npx tsx bench/batch.ts [count]
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBatch } from '../host-tools/src/commands/batch.js';
@@ -27,13 +27,16 @@ try {
   await writeFile(keyFile, `${ed25519PublicKeyLine('bench@host')}\n`);
   const script = join(dir, 'post-install');
   await writeFile(script, '#!/bin/bash\necho hello from post-install\n');
+  // batch checks that each disk = PATH exists: empty stand-ins (the bench makes no overlays).
+  await mkdir(join(dir, 'disks'));
+  for (let i = 1; i <= count; i++) await writeFile(join(dir, 'disks', `node${String(i).padStart(4, '0')}.qcow2`), '');
   const inventory = join(dir, 'inventory.ini');
   await writeFile(
     inventory,
     [
       '[defaults]',
       'bridge = br0',
-      'disk = /var/lib/libvirt/images/{name}.qcow2',
+      `disk = ${join(dir, 'disks')}/{name}.qcow2`,
       'memory = 1024',
       'vcpus = 1',
       'pool = 10.20.0.0/20',
@@ -55,7 +58,7 @@ try {
   const t0 = performance.now();
   const r = await runBatch({ inventory, out, mtime: '1700000000' }, io);
   const seconds = (performance.now() - t0) / 1000;
-  const dirs = (await readdir(out)).length;
+  const dirs = (await readdir(out)).filter((n) => !n.startsWith('.')).length; // .contextgen.json is the manifest
   if (dirs !== count || r.vms.length !== count) throw new Error(`expected ${count} VM directories, found ${dirs}`);
   const files = r.files;
   console.log(`batch bench: ${count} VMs, ${files} files in ${seconds.toFixed(2)} s (${Math.round(files / seconds)} files/s, ${((seconds * 1000) / count).toFixed(2)} ms/VM)`);

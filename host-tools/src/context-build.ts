@@ -4,6 +4,7 @@
  * agent will parse them. What the ISO summary reports is that parsed-back model.
  */
 import { readFile } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { resolve } from 'node:path';
 import { ContextError, type Problem } from '../../lib/context/errors.js';
 import { CONTEXT_PATHS, emptyContext, type Context, type ContextFiles } from '../../lib/context/model.js';
@@ -15,6 +16,8 @@ const MODEL_PATHS = new Set<string>(Object.values(CONTEXT_PATHS));
 
 export interface LoadedDir {
   context: Context;
+  /** Every file of the directory as read (model files and extras), byte for byte. */
+  files?: ContextFiles;
   /** Files in the directory the model does not describe (helper files a post-install uses); copied as they are. */
   extras: ContextFiles;
 }
@@ -26,7 +29,43 @@ export async function loadContextDir(dir: string): Promise<LoadedDir> {
   const extras: ContextFiles = new Map();
   // A signature is never carried over from a source tree (it signs another CD); contextgen writes its own.
   for (const [p, data] of files) if (!MODEL_PATHS.has(p) && p !== SIGNATURE_PATH) extras.set(p, data);
-  return { context, extras };
+  const kept = new Map([...files].filter(([p]) => p !== SIGNATURE_PATH));
+  return { context, extras, files: kept };
+}
+
+/**
+ * Like finalizeContext, but the directory's own files go on the CD byte for byte (comments, explicit
+ * defaults, quoting kept): only a model file whose serialization the flags changed is re-serialized.
+ * A CD of an unchanged directory then equals `genisoimage -RJ` of it, and so does its derived
+ * instance id. If mixing kept and re-serialized files would read back differently from the flagged
+ * model, everything is re-serialized instead (`mixed` false) so the CD still says what was asked.
+ */
+export function finalizeFromDir(dir: LoadedDir & { files: ContextFiles }, ctx: Context): FinalContext & { kept: string[]; mixed: boolean } {
+  const full = finalizeContext(ctx, dir.extras);
+  const before = serializeContext(dir.context);
+  const after = serializeContext(ctx);
+  const files: ContextFiles = new Map(dir.files);
+  const kept: string[] = [];
+  for (const p of MODEL_PATHS) {
+    const a = before.get(p);
+    const b = after.get(p);
+    const same = a === undefined ? b === undefined : b !== undefined && a.equals(b);
+    if (same) {
+      if (files.has(p)) kept.push(p);
+      continue;
+    }
+    if (b === undefined) files.delete(p);
+    else files.set(p, b);
+  }
+  let parsed: Context;
+  try {
+    parsed = parseContext(files);
+  } catch (e) {
+    if (!(e instanceof ContextError)) throw e;
+    return { ...full, kept: [], mixed: false };
+  }
+  if (!isDeepStrictEqual(parsed, full.parsed)) return { ...full, kept: [], mixed: false };
+  return { parsed, files, kept, mixed: true };
 }
 
 export interface FinalContext {

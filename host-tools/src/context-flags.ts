@@ -18,6 +18,7 @@ import {
   parseIPv6,
 } from '../../lib/net/ip.js';
 import { domainProblem, ifnameProblem, parseAuthorizedKey } from '../../lib/context/index.js';
+import { checkHostname, checkInstanceId, whyNot } from '../../lib/context/rules.js';
 import { checkMac } from './mac.js';
 import { checkInt, checkLine } from './values.js';
 
@@ -122,8 +123,17 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     const c = checkLine(v);
     if (!c.ok || v.trim() === '') add(key, v, c.ok ? 'is empty' : c.why);
   }
-  if (f.hostname !== undefined) ctx.hostname = f.hostname;
-  if (f.instanceId !== undefined) ctx.instanceId = f.instanceId;
+  // Checked here with the context's own rules, so the error names the flag, not the generated file.
+  if (f.hostname !== undefined) {
+    const why = checkLine(f.hostname).ok && f.hostname.trim() !== '' ? whyNot(checkHostname(f.hostname)) : undefined;
+    if (why) add('--hostname', f.hostname, why);
+    ctx.hostname = f.hostname;
+  }
+  if (f.instanceId !== undefined) {
+    const why = checkLine(f.instanceId).ok && f.instanceId.trim() !== '' ? whyNot(checkInstanceId(f.instanceId)) : undefined;
+    if (why) add('--instance-id', f.instanceId, why);
+    ctx.instanceId = f.instanceId;
+  }
   if (f.domain !== undefined) {
     const why = domainProblem(f.domain);
     if (why) add('--domain', f.domain, why);

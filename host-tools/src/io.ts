@@ -8,9 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, open, rename, link, unlink, rmdir, chmod } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { invalid } from './errors.js';
+import { ContextError } from '../../lib/context/errors.js';
+import { ExternalError, invalid } from './errors.js';
 
 /** Where command output goes; main() passes the process streams, tests pass collectors. */
 export interface Io {
@@ -27,14 +29,56 @@ export async function exists(path: string): Promise<boolean> {
     await lstat(path);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw e;
   }
 }
 
-/** Throws the standard refusal when `path` exists and overwriting was not asked for. */
-export async function refuseExisting(path: string, force: boolean, what = 'output'): Promise<void> {
-  if (!force && (await exists(path))) throw invalid(path, undefined, undefined, `${what} exists; use --force to overwrite`);
+/** What an lstat found, in words, for refusals. */
+function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a regular file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Why `path` may not be written as an output, or undefined. Without --force nothing may exist there;
+ * with it, only a regular file or a symlink (replaced as a link by rename(), never written through).
+ * A device node, FIFO, socket or directory is never replaced: `-o /dev/null --force` must not break the host.
+ */
+export async function outputProblem(path: string, force: boolean): Promise<string | undefined> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') return 'a parent of this path is not a directory';
+    return `cannot check the output: ${errnoText(e)}`;
+  }
+  if (!force) return 'output exists; use --force to overwrite';
+  if (st.isFile() || st.isSymbolicLink()) return undefined;
+  return `is ${kindOf(st)}; --force replaces only regular files`;
+}
+
+/** "no space left on device (ENOSPC)": the errno text without Node's syscall and (temp) path. */
+export function errnoText(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.code !== 'string') return err instanceof Error ? err.message : String(e);
+  const m = /^[A-Z0-9]+: ([^,]+)/.exec(err.message);
+  return m ? `${m[1]} (${err.code})` : err.code;
+}
+
+/** An fs failure while producing `path`, named after `path` (never the temp file it went through). */
+export function writeFailure(path: string, e: unknown): unknown {
+  if (e instanceof ContextError || e instanceof ExternalError) return e;
+  if (typeof (e as NodeJS.ErrnoException)?.code !== 'string') return e;
+  return new ExternalError(`${path}: cannot write: ${errnoText(e)}`);
 }
 
 export function tempNameFor(path: string): string {
@@ -68,6 +112,12 @@ async function writeTemp(tmp: string, data: Buffer | string, mode: number): Prom
  */
 export async function placeFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
   if (overwrite) {
+    // Checked again here: something may have been put at `path` since validation.
+    const why = await outputProblem(path, true);
+    if (why) {
+      await unlink(tmp).catch(() => undefined);
+      throw invalid(path, undefined, undefined, why);
+    }
     await rename(tmp, path);
     return;
   }
@@ -107,34 +157,46 @@ export class WriteTxn {
       missing.unshift(d);
       if (dirname(d) === d) break;
     }
-    for (const d of missing) {
-      await mkdir(d, { mode: 0o755 });
-      this.createdDirs.push(d);
-      this.dirsToSync.add(dirname(d));
+    try {
+      for (const d of missing) {
+        await mkdir(d, { mode: 0o755 });
+        this.createdDirs.push(d);
+        this.dirsToSync.add(dirname(d));
+      }
+    } catch (e) {
+      throw writeFailure(missing[this.createdDirs.length] ?? dir, e);
     }
   }
 
+  /** A directory the batch writes into: must be a real directory, never a symlink (lstat, not stat). */
+  async mkdirOwn(dir: string): Promise<void> {
+    await this.mkdirp(dir);
+    const st = await lstat(dir);
+    if (!st.isDirectory()) throw invalid(dir, undefined, undefined, `is ${st.isSymbolicLink() ? 'a symlink' : kindOf(st)}, not a VM directory; refusing to write through it`);
+  }
+
   /** Puts a synced temp file in place and records it (created files are rolled back on failure). */
-  private async place(tmp: string, path: string): Promise<void> {
-    const existed = this.overwrite && (await exists(path));
-    await placeFile(tmp, path, this.overwrite);
+  private async place(tmp: string, path: string, replace: boolean): Promise<void> {
+    const existed = replace && (await exists(path));
+    await placeFile(tmp, path, replace);
     if (!existed) this.createdFiles.push(path);
     this.dirsToSync.add(dirname(path));
   }
 
-  async writeFile(path: string, data: Buffer | string, mode = 0o644): Promise<void> {
+  /** `replace`: whether an existing file may be replaced (default: the transaction's --force). */
+  async writeFile(path: string, data: Buffer | string, mode = 0o644, replace = this.overwrite): Promise<void> {
     const tmp = tempNameFor(path);
     try {
       await writeTemp(tmp, data, mode);
-      await this.place(tmp, path);
+      await this.place(tmp, path, replace);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw e;
+      throw writeFailure(path, e);
     }
   }
 
   /** Adopts a file produced by an external tool at a temp path (e.g. qemu-img) and puts it in place. */
-  async adoptTemp(tmp: string, path: string, mode?: number): Promise<void> {
+  async adoptTemp(tmp: string, path: string, mode?: number, replace = this.overwrite): Promise<void> {
     try {
       if (mode !== undefined) await chmod(tmp, mode);
       const fh = await open(tmp, fsc.O_RDONLY);
@@ -143,16 +205,16 @@ export class WriteTxn {
       } finally {
         await fh.close();
       }
-      await this.place(tmp, path);
+      await this.place(tmp, path, replace);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);
-      throw e;
+      throw writeFailure(path, e);
     }
   }
 
   /** Makes the new directory entries durable. */
   async commit(): Promise<void> {
-    for (const d of this.dirsToSync) await fsyncDir(d);
+    for (const d of this.dirsToSync) await fsyncDir(d).catch((e: unknown) => Promise.reject(writeFailure(d, e)));
     this.dirsToSync.clear();
   }
 

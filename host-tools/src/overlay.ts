@@ -4,12 +4,12 @@
  * clobbering, so a failed or interrupted run leaves nothing behind.
  */
 import { execa } from 'execa';
-import { resolve, dirname, basename } from 'node:path';
+import { resolve, dirname } from 'node:path';
 import { access, unlink } from 'node:fs/promises';
 import { constants as fsc } from 'node:fs';
 import { ContextError, type Problem } from '../../lib/context/errors.js';
 import { ExternalError } from './errors.js';
-import { exists, tempNameFor, WriteTxn } from './io.js';
+import { exists, outputProblem, tempNameFor, WriteTxn } from './io.js';
 import { DISK_FORMATS, type DiskFormat } from './domain/spec.js';
 
 export interface ImageInfo {
@@ -30,6 +30,19 @@ export async function qemuImgInfo(path: string): Promise<ImageInfo> {
   return { format: j.format, virtualSize: j['virtual-size'], backingFilename: j['backing-filename'] };
 }
 
+/**
+ * Whether a running QEMU holds the image's write lock: qemu-img info without -U asks for a shared
+ * lock and fails with "Failed to get shared \"write\" lock" while a guest has the image open.
+ */
+export async function imageInUse(path: string): Promise<boolean> {
+  try {
+    await execa('qemu-img', ['info', '--output=json', path]);
+    return false;
+  } catch (e) {
+    return /Failed to get .* lock/i.test(String((e as { stderr?: string }).stderr ?? ''));
+  }
+}
+
 /** "20G", "512M", "1073741824" -> bytes (qemu-img's binary suffixes). */
 export function parseSize(s: string): number | undefined {
   const m = /^([0-9]+)([KMGT]?)$/i.exec(s.trim());
@@ -45,6 +58,8 @@ export interface OverlayRequest {
   output: string;
   size?: string;
   force: boolean;
+  /** Replace an existing image (--recreate-disks): --force alone never replaces a disk. */
+  recreate?: boolean;
 }
 
 export interface OverlayPlan {
@@ -52,6 +67,7 @@ export interface OverlayPlan {
   backingFormat: DiskFormat;
   output: string;
   sizeBytes?: number;
+  /** Whether an existing file at `output` is replaced (only with --recreate-disks). */
   force: boolean;
 }
 
@@ -70,7 +86,13 @@ export async function planOverlay(req: OverlayRequest, cwd: string, file = '<com
     if (sizeBytes === undefined) problems.push({ file, key: '--size', value: req.size, why: 'size must be a number with an optional K, M, G or T suffix' });
   }
   if (backing === output) problems.push({ file, key: '-o', value: req.output, why: 'overlay and backing image are the same file' });
-  if (!req.force && (await exists(output))) problems.push({ file: output, why: 'output exists; use --force to overwrite' });
+  const outWhy = await outputProblem(output, true);
+  if (outWhy) problems.push({ file: output, why: outWhy });
+  else if (await exists(output)) {
+    // A disk holds a guest's data: --force (meant for regenerated files) never replaces one.
+    if (!req.recreate) problems.push({ file: output, why: `disk image exists; it is never replaced${req.force ? ' by --force' : ''} (use --recreate-disks to discard its data)` });
+    else if (await imageInUse(output)) problems.push({ file: output, why: 'disk image is in use (a QEMU process holds its lock); shut the guest down first' });
+  }
   try {
     await access(dirname(output), fsc.W_OK);
   } catch {
@@ -91,7 +113,7 @@ export async function planOverlay(req: OverlayRequest, cwd: string, file = '<com
   if (sizeBytes !== undefined && sizeBytes < info.virtualSize) {
     throw new ContextError([{ file, key: '--size', value: req.size, why: `smaller than the backing image (${info.virtualSize} bytes)` }]);
   }
-  return { backing, backingFormat: fmt as DiskFormat, output, sizeBytes, force: req.force };
+  return { backing, backingFormat: fmt as DiskFormat, output, sizeBytes, force: !!req.recreate };
 }
 
 /** Runs qemu-img create into a temp name beside the output and hands it to the transaction. */
@@ -103,9 +125,10 @@ export async function createOverlay(plan: OverlayPlan, txn: WriteTxn): Promise<v
     await execa('qemu-img', args);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw new ExternalError(`qemu-img create ${basename(plan.output)}: ${toolMessage(e)}`);
+    // qemu-img names the temp file it was given; the operator knows the output path.
+    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`);
   }
-  await txn.adoptTemp(tmp, plan.output, 0o644);
+  await txn.adoptTemp(tmp, plan.output, 0o644, plan.force);
 }
 
 export function toolMessage(e: unknown): string {

@@ -125,7 +125,8 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .addOption(new Option('--backing-format <fmt>', 'base image format (default: detected)').choices(DISK_FORMATS))
     .requiredOption('-o, --out <file>', 'overlay path')
     .option('--size <size>', 'virtual size, e.g. 20G (default: the base size)')
-    .option('--force', 'overwrite an existing output')
+    .option('--force', 'accepted for symmetry; an existing disk is never replaced by it')
+    .option('--recreate-disks', 'replace an existing overlay (its data is lost); refused while a QEMU holds it')
     .action(async (o) => {
       const p = await runOverlay(o, io);
       io.out(overlaySummary(p));
@@ -141,7 +142,10 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--connect <uri>', 'libvirt URI for --define', 'qemu:///system')
     .option('--dry-run', 'validate and print the plan; write nothing')
     .option('--mtime <time>', 'timestamp for ISO files (default $SOURCE_DATE_EPOCH, else now)')
-    .option('--force', 'replace existing VM outputs (and redefine existing domains)')
+    .option('--force', 'regenerate existing VMs: contexts and configs rewritten, UUID, MAC, address and disks kept')
+    .option('--contexts-only', 'regenerate contexts and configs of existing VMs only; create no VM and no disk')
+    .option('--recreate-disks', 'also recreate existing overlays (data in them is lost); refused while a domain runs')
+    .option('--no-check-paths', 'do not require disk = PATH images to exist here')
     .action(async (inventory: string, o) => {
       setCode(await runBatchCommand({ inventory, ...o }, io));
     });

@@ -135,7 +135,7 @@ describe('context-template/', () => {
     expect(ctx.instanceId).toBe('web01-2024-001');
     expect(ctx.hostname).toBe('web01.example.internal');
     expect(ctx.legacySubnet).toEqual({ network: { address: '192.168.122.0', prefix: 24 }, gateway: '192.168.122.1', broadcast: '192.168.122.255' });
-    expect(ctx.nics).toHaveLength(1);
+    expect(ctx.nics).toHaveLength(0); // the NIC example is commented: no section bound to an example MAC
     expect(ctx.routes).toEqual([{ action: 'add', destination: { address: '10.10.0.0', prefix: 16 }, gateway: '192.168.122.254', device: 'eth0' }]);
     expect(ctx.authorizedKeys).toEqual([]);
     expect(ctx.postInstall?.script).toContain('/var/lib/contextualization/post-install.marker'.split('/').pop());

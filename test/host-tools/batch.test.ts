@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseContext } from '../../lib/context/index.js';
@@ -8,7 +8,7 @@ import { domainFactsFromXml } from '../../host-tools/src/batch/existing.js';
 import { readInventory } from '../../host-tools/src/batch/inventory.js';
 import { planBatch } from '../../host-tools/src/batch/plan.js';
 import { writeBatch } from '../../host-tools/src/batch/write.js';
-import { cg, qemuImgInfo, snapshot, sshPublicKey, tempDir, TEMPLATE, virtXmlValidate } from './helpers.js';
+import { cg, hasDiskPattern, qemuImgInfo, snapshot, sshPublicKey, tempDir, TEMPLATE, virtXmlValidate, writeDiskPattern } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -75,11 +75,11 @@ describe('contextgen batch: 20 VMs', () => {
     const out = join(dir, 'out');
     const r = await cg(['batch', 'good.ini', '-o', out, '--mtime', '1700000000'], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.err).toEqual([`contextgen: warning: ${TEMPLATE}: the template's 1 NIC section(s) are ignored; the batch configures each VM's NIC`]);
+    expect(r.err).toEqual([]); // the shipped template binds no NIC to an example MAC
     expect(r.out).toHaveLength(1);
     expect(r.out[0]).toMatch(new RegExp(`^batch: 20 VMs, 60 files in ${out} \\(`));
 
-    const names = readdirSync(out).sort();
+    const names = readdirSync(out).filter((n) => n !== '.contextgen.json').sort();
     expect(names).toEqual(['cache', 'db01', 'legacy', 'mail', ...Array.from({ length: 16 }, (_, i) => `web${String(i + 1).padStart(2, '0')}`)].sort());
     const macs = new Set<string>();
     const uuids = new Set<string>();
@@ -137,7 +137,10 @@ describe('contextgen batch: 20 VMs', () => {
     const before = snapshot(out);
     const again = await cg(['batch', 'good.ini', '-o', out], { cwd: dir });
     expect(again.code).toBe(1);
-    expect(again.err.filter((l) => l.includes('already exists')).length).toBe(20);
+    // One line for the cause (issue 12 row 4), and no spurious "pool exhausted" beside it.
+    expect(again.err).toEqual([
+      `contextgen: good.ini: [vm db01], [vm mail], [vm legacy] and 17 more: 20 VMs already exist (${out}); use --force to regenerate them (identity and disks are kept) or --contexts-only`,
+    ]);
     expect(snapshot(out)).toEqual(before);
 
     // --force: rewritten in place, each VM keeps its UUID and MAC (identity survives a regeneration).
@@ -218,7 +221,7 @@ memory = lots
     expect(text).toContain(`[vm beta] address = "192.168.122.40": address already used by ${join(out, 'alpha')}`);
     expect(text).toContain(`[vm beta] mac = "52:54:00:00:01:01": MAC already used by ${join(out, 'alpha')}`);
     expect(text).toContain(`[vm beta] uuid = "aaaaaaaa-2222-4333-8444-555555555555": UUID already used by ${join(out, 'alpha')}`);
-    expect(text).toContain(`[vm gamma] = "gamma": already exists (${join(out, 'gamma')})`);
+    expect(text).toContain(`[vm gamma] = "gamma": ${join(out, 'gamma')} is a regular file, not a VM directory; refusing to write through or replace it`);
     expect(snapshot(out)).toEqual(before);
     // Allocation skips addresses taken in OUTDIR too.
     writeFileSync(join(dir, 'c.ini'), `${DEFAULTS('pool = 192.168.122.39-192.168.122.41\nprefix = 24')}\n[vm delta]\n`.replace('pool = 192.168.122.0/24\n', ''));
@@ -257,7 +260,7 @@ memory = lots
     // After validation, someone creates a file where r07's directory should go (a race, or a full disk).
     writeFileSync(join(out, 'r07'), 'in the way\n');
     const before = snapshot(out);
-    await expect(writeBatch(plan.vms, { force: false, outDir: out, concurrency: 2 })).rejects.toThrow(/ENOTDIR|EEXIST/);
+    await expect(writeBatch(plan.vms, { force: false, outDir: out, concurrency: 2 })).rejects.toThrow(/r07: is a regular file, not a VM directory; refusing to write through it \(VM r07\)/);
     expect(snapshot(out)).toEqual(before);
   });
 
@@ -306,5 +309,205 @@ describe('contextgen batch --define (libvirt test driver, no daemon)', () => {
     expect(r.code).toBe(3);
     expect(r.err.at(-1)).toMatch(/^contextgen: virsh -c .* list: /);
     expect(existsSync(join(dir, 'out-nolibvirt'))).toBe(false);
+  });
+});
+
+describe('contextgen batch never destroys a guest disk (issue 12 row 1)', () => {
+  const factsOf = (vmDir: string) => {
+    const f = domainFactsFromXml(readFileSync(join(vmDir, 'domain.xml'), 'utf8'));
+    return { uuid: f.uuid, mac: f.macs[0], address: contextOf(join(vmDir, 'context.iso')).nics[0]?.ipv4?.address.address };
+  };
+
+  it('--force and --contexts-only keep the written disk pattern and the identity; contexts are regenerated', async () => {
+    writeFileSync(join(dir, 'disk.ini'), `${DEFAULTS()}\n[group g]\ncount = 3\n`);
+    const out = join(dir, 'out-disk');
+    expect((await cg(['batch', 'disk.ini', '-o', out], { cwd: dir })).code).toBe(0);
+    const disks = ['g01', 'g02', 'g03'].map((n) => join(out, n, 'overlay.qcow2'));
+    for (const d of disks) writeDiskPattern(d);
+    const identity = ['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)));
+
+    const forced = await cg(['batch', 'disk.ini', '-o', out, '--force'], { cwd: dir });
+    expect(forced.code).toBe(0);
+    for (const d of disks) expect(hasDiskPattern(d), d).toBe(true);
+    expect(['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)))).toEqual(identity);
+
+    // The inventory changes (a new DNS server): --contexts-only rewrites contexts, keeps disks and identity.
+    writeFileSync(join(dir, 'disk.ini'), `${DEFAULTS().replace('dns = 192.168.122.2', 'dns = 9.9.9.9')}\n[group g]\ncount = 3\n`);
+    const ctxOnly = await cg(['batch', 'disk.ini', '-o', out, '--contexts-only'], { cwd: dir });
+    expect(ctxOnly.err.filter((l) => !l.includes('warning'))).toEqual([]);
+    expect(ctxOnly.code).toBe(0);
+    expect(ctxOnly.out[0]).toMatch(/^batch: 3 VMs, 6 files in /);
+    for (const d of disks) expect(hasDiskPattern(d), d).toBe(true);
+    expect(contextOf(join(out, 'g02', 'context.iso')).dns.nameservers).toEqual(['9.9.9.9']);
+    expect(['g01', 'g02', 'g03'].map((n) => factsOf(join(out, n)))).toEqual(identity);
+  });
+
+  it('--contexts-only creates no VM; --recreate-disks refuses a running domain and replaces the disk of one that is not', async () => {
+    const out = join(dir, 'out-disk');
+    writeFileSync(join(dir, 'disk4.ini'), `${DEFAULTS()}\n[group g]\ncount = 4\n`);
+    const before = snapshot(out);
+    const r = await cg(['batch', 'disk4.ini', '-o', out, '--contexts-only'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err.filter((l) => !l.includes('warning'))).toEqual([
+      'contextgen: disk4.ini: [group g] g04 = "g04": not in OUTDIR; --contexts-only regenerates existing VMs only (run without it to create)',
+    ]);
+    expect(snapshot(out)).toEqual(before);
+
+    // test:///default always has a running domain named "test".
+    const tOut = join(dir, 'out-disk-test');
+    writeFileSync(join(dir, 'disk-test.ini'), `${DEFAULTS()}\n[vm test]\n[vm other]\n`);
+    expect((await cg(['batch', 'disk-test.ini', '-o', tOut], { cwd: dir })).code).toBe(0);
+    for (const n of ['test', 'other']) writeDiskPattern(join(tOut, n, 'overlay.qcow2'));
+    const running = await cg(['batch', 'disk-test.ini', '-o', tOut, '--recreate-disks', '--connect', 'test:///default'], { cwd: dir });
+    expect(running.code).toBe(1);
+    expect(running.err.filter((l) => !l.includes('warning'))).toEqual([
+      'contextgen: disk-test.ini: [vm test] = "test": domain is running at test:///default; shut it down before --recreate-disks',
+    ]);
+    expect(hasDiskPattern(join(tOut, 'test', 'overlay.qcow2'))).toBe(true);
+    expect(hasDiskPattern(join(tOut, 'other', 'overlay.qcow2'))).toBe(true);
+    writeFileSync(join(dir, 'disk-other.ini'), `${DEFAULTS()}\n[vm other]\n`);
+    const ok = await cg(['batch', 'disk-other.ini', '-o', tOut, '--recreate-disks', '--connect', 'test:///default'], { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(hasDiskPattern(join(tOut, 'other', 'overlay.qcow2'))).toBe(false);
+    expect(qemuImgInfo(join(tOut, 'other', 'overlay.qcow2'))['backing-filename']).toBe(join(dir, 'base.qcow2'));
+  });
+});
+
+describe('contextgen batch cross-checks template NICs (issue 12 row 2)', () => {
+  it('a template [nic] naming a MAC no VM has is one line naming the template, section, MAC and the VMs\' MACs', async () => {
+    const t = join(dir, 'tmpl-nic');
+    cpSync(TEMPLATE, t, { recursive: true });
+    const ini = join(t, 'common', 'context.ini');
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace(/^# (\[nic|method|address|gateway|mtu)/gm, '$1'));
+    writeFileSync(join(dir, 'tn.ini'), `${DEFAULTS().replace(`template = ${TEMPLATE}`, `template = ${t}`)}\n[vm a1]\nmac = 52:54:00:00:00:a1\n[group b]\ncount = 4\n`);
+    const out = join(dir, 'out-tn');
+    const r = await cg(['batch', 'tn.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(
+      new RegExp(`^contextgen: ${ini}: \\[nic "52:54:00:12:34:56"\\] = "52:54:00:12:34:56": no NIC of \\[vm a1\\] \\(52:54:00:00:00:a1\\), \\[group b\\] b01 \\(52:54:00(:[0-9a-f]{2}){3}\\), \\[group b\\] b02 \\(.*\\) and 2 more has this MAC; the agent would refuse the whole context`),
+    );
+    // The VM that has the MAC gets the section merged (its MTU kept, the batch's address).
+    writeFileSync(join(dir, 'tn2.ini'), `${DEFAULTS().replace(`template = ${TEMPLATE}`, `template = ${t}`)}\n[vm own]\nmac = 52:54:00:12:34:56\n`);
+    const ok = await cg(['batch', 'tn2.ini', '-o', join(dir, 'out-tn2')], { cwd: dir });
+    expect(ok.err).toEqual([]);
+    const nic = contextOf(join(dir, 'out-tn2', 'own', 'context.iso')).nics;
+    expect(nic).toHaveLength(1);
+    expect(nic[0]).toMatchObject({ match: { kind: 'mac', mac: '52:54:00:12:34:56' }, mtu: 1500, ipv4: { address: { address: '192.168.122.3', prefix: 24 } } });
+  });
+});
+
+describe('contextgen batch: dry run = real run (issue 12 row 3)', () => {
+  it('the plan printed by --dry-run is exactly what the real run writes (MACs and UUIDs from the OUTDIR seed)', async () => {
+    writeFileSync(join(dir, 'dry.ini'), `${DEFAULTS()}\n[group d]\ncount = 6\n[vm xen1]\nhypervisor = xen\ncdrom_bus = ide\n`);
+    const out = join(dir, 'out-dry');
+    const dry = await cg(['batch', 'dry.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(dry.code).toBe(0);
+    expect(existsSync(out)).toBe(false);
+    const planned = dry.out.slice(0, -1);
+    expect(planned).toHaveLength(7);
+    const again = await cg(['batch', 'dry.ini', '-o', out, '--dry-run'], { cwd: dir });
+    expect(again.out.slice(0, -1)).toEqual(planned);
+
+    expect((await cg(['batch', 'dry.ini', '-o', out], { cwd: dir })).code).toBe(0);
+    // The plan line rebuilt from the written files: name, address/prefix, MAC, UUID, directory.
+    const written = planned.map((line) => {
+      const name = line.split('\t')[0]!;
+      const vmDir = join(out, name);
+      const f = domainFactsFromXml(readFileSync(join(vmDir, 'domain.xml'), 'utf8'));
+      const nic = contextOf(join(vmDir, 'context.iso')).nics[0]!;
+      expect(contextOf(join(vmDir, 'context.iso')).instanceId).toBe(f.uuid);
+      return [name, `${nic.ipv4!.address.address}/${nic.ipv4!.address.prefix}`, f.macs[0], f.uuid, vmDir].join('\t');
+    });
+    expect(written).toEqual(planned);
+    expect(planned.find((l) => l.startsWith('xen1\t'))).toMatch(/\t00:16:3e:/);
+
+    // A later dry run (--force) still shows the same identities; another OUTDIR draws other MACs and UUIDs.
+    const forced = await cg(['batch', 'dry.ini', '-o', out, '--dry-run', '--force'], { cwd: dir });
+    expect(forced.out.slice(0, -1)).toEqual(planned.map((l) => `${l}\t(replace)`));
+    const other = await cg(['batch', 'dry.ini', '-o', join(dir, 'out-dry-2'), '--dry-run'], { cwd: dir });
+    const col = (lines: string[], i: number) => lines.slice(0, -1).map((l) => l.split('\t')[i]);
+    expect(col(other.out, 2).filter((m) => col(dry.out, 2).includes(m))).toEqual([]);
+    expect(col(other.out, 3).filter((u) => col(dry.out, 3).includes(u))).toEqual([]);
+  });
+
+  it('a broken manifest is one line naming it', async () => {
+    const out = join(dir, 'out-dry');
+    const m = join(out, '.contextgen.json');
+    const good = readFileSync(m, 'utf8');
+    writeFileSync(m, JSON.stringify({ version: 1, seed: 'xyz' }));
+    const r = await cg(['batch', 'dry.ini', '-o', out, '--dry-run', '--force'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(new RegExp(`^contextgen: ${m}: seed: `));
+    writeFileSync(m, good);
+  });
+});
+
+describe('contextgen batch: errors name where the value was written; paths, pools, MACs (issue 12 rows 5-7)', () => {
+  it('keys set in [defaults] are blamed on [defaults], naming the VMs they hurt', async () => {
+    const inv = DEFAULTS()
+      .replace('gateway = 192.168.122.1', 'gateway = 10.9.9.1')
+      .replace('base_image = base.qcow2', 'base_image = nope.qcow2')
+      .replace('post_install = setup.sh', 'post_install = nope.sh')
+      .replace('ssh_key = id.pub', 'ssh_key = nope.pub')
+      .replace(`template = ${TEMPLATE}`, 'template = no-such-template');
+    writeFileSync(join(dir, 'where.ini'), `${inv}\n[vm db01]\n[vm db02]\n`);
+    const r = await cg(['batch', 'where.ini', '-o', join(dir, 'out-where'), '--dry-run'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err.sort()).toEqual([
+      `contextgen: where.ini: [defaults] base_image = "${join(dir, 'nope.qcow2')}": base image does not exist`,
+      `contextgen: where.ini: [defaults] gateway = "10.9.9.1": not in the VM's subnet 192.168.122.0/24 (for [vm db01], [vm db02])`,
+      `contextgen: where.ini: [defaults] post_install = "${join(dir, 'nope.sh')}": cannot read: ENOENT`,
+      `contextgen: where.ini: [defaults] ssh_key = "${join(dir, 'nope.pub')}": cannot read: ENOENT`,
+      `contextgen: where.ini: [defaults] template = "${join(dir, 'no-such-template')}": directory does not exist`,
+    ].sort());
+    // The same key written in the VM's own section is blamed on that section.
+    writeFileSync(join(dir, 'where2.ini'), `${DEFAULTS()}\n[vm db01]\ngateway = 10.9.9.1\n`);
+    const r2 = await cg(['batch', 'where2.ini', '-o', join(dir, 'out-where'), '--dry-run'], { cwd: dir });
+    expect(r2.err).toEqual(['contextgen: where2.ini: [vm db01] gateway = "10.9.9.1": not in the VM\'s subnet 192.168.122.0/24']);
+  });
+
+  it('iso --hostname web_01 names the flag, not a generated file', async () => {
+    const r = await cg(['iso', '-o', join(dir, 'h.iso'), '--hostname', 'web_01'], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^contextgen: <command line>: --hostname = "web_01": /);
+  });
+
+  it('disk paths must exist (unless --no-check-paths); no pool is an error unless DHCP is chosen', async () => {
+    const noOverlay = DEFAULTS().replace('base_image = base.qcow2\n', `disk = ${dir}/disks/{name}.qcow2\n`);
+    writeFileSync(join(dir, 'disk-missing.ini'), `${noOverlay}\n[vm a]\n`);
+    const r = await cg(['batch', 'disk-missing.ini', '-o', join(dir, 'out-dm'), '--dry-run'], { cwd: dir });
+    expect(r.err).toEqual([`contextgen: disk-missing.ini: [defaults] disk = "${dir}/disks/{name}.qcow2": ${dir}/disks/a.qcow2 does not exist (or pass --no-check-paths) (for [vm a])`]);
+    expect((await cg(['batch', 'disk-missing.ini', '-o', join(dir, 'out-dm'), '--dry-run', '--no-check-paths'], { cwd: dir })).code).toBe(0);
+
+    const noPool = DEFAULTS().replace('pool = 192.168.122.0/24\n', '');
+    writeFileSync(join(dir, 'nopool.ini'), `${noPool}\n[vm a]\n[vm b]\naddress = 192.168.122.9/24\n[vm c]\n`);
+    const np = await cg(['batch', 'nopool.ini', '-o', join(dir, 'out-np'), '--dry-run'], { cwd: dir });
+    expect(np.err).toEqual(['contextgen: nopool.ini: [defaults] pool: not set, so [vm a], [vm c] would get no address; set pool = A-B or N/P, or choose DHCP with pool = dhcp (or address = dhcp per VM)']);
+    writeFileSync(join(dir, 'dhcp.ini'), `${noPool}pool = dhcp\n\n[vm a]\n[vm b]\naddress = 192.168.122.9/24\n`);
+    const d = await cg(['batch', 'dhcp.ini', '-o', join(dir, 'out-dhcp')], { cwd: dir });
+    expect(d.err).toEqual([]);
+    expect(contextOf(join(dir, 'out-dhcp', 'a', 'context.iso')).nics[0]!.method).toBe('dhcp');
+    // address = dhcp with a pool: that VM gets no address from it.
+    writeFileSync(join(dir, 'vmdhcp.ini'), `${DEFAULTS()}\n[vm a]\naddress = dhcp\n[vm b]\n`);
+    const v = await cg(['batch', 'vmdhcp.ini', '-o', join(dir, 'out-vmdhcp'), '--dry-run'], { cwd: dir });
+    expect(v.out.slice(0, 2).map((l) => l.split('\t').slice(0, 2).join(' '))).toEqual(['a dhcp', 'b 192.168.122.3/24']);
+  });
+
+  it('mac_mode = ip with --define skips an address whose MAC libvirt already has', async () => {
+    // test:///default's domain "test" has MAC aa:bb:cc:dd:ee:ff = prefix aa:bb + 204.221.238.255 (a host address in a /23).
+    const inv = DEFAULTS()
+      .replace('pool = 192.168.122.0/24', 'pool = 204.221.238.255-204.221.239.20\nprefix = 23')
+      .replace('gateway = 192.168.122.1', 'gateway = 204.221.238.1')
+      .replace('dns = 192.168.122.2', 'dns = 204.221.238.2');
+    writeFileSync(join(dir, 'macip.ini'), `${inv}mac_mode = ip\nmac_prefix = aa:bb\n\n[vm m1]\n[vm m2]\n`);
+    const r = await cg(['batch', 'macip.ini', '-o', join(dir, 'out-macip'), '--dry-run', '--define', '--connect', 'test:///default'], { cwd: dir });
+    expect(r.err).toEqual([]);
+    expect(r.out.slice(0, 2).map((l) => l.split('\t').slice(0, 3).join(' '))).toEqual([
+      'm1 204.221.239.0/23 aa:bb:cc:dd:ef:00',
+      'm2 204.221.239.1/23 aa:bb:cc:dd:ef:01',
+    ]);
   });
 });

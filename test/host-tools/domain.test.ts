@@ -7,14 +7,16 @@ import { xlConfig } from '../../host-tools/src/domain/xl.js';
 import { CDROM_TARGET, validateDomainSpec, type DomainSpec } from '../../host-tools/src/domain/spec.js';
 import { domainFactsFromXml, domainFactsFromXl } from '../../host-tools/src/batch/existing.js';
 import { macToIPv4 } from '../../lib/net/ip.js';
-import { cg, snapshot, tempDir, virshDefine, virtXmlValidate } from './helpers.js';
+import { writeIso } from '../../lib/iso9660/index.js';
+import { cg, snapshot, tempDir, TEMPLATE, virshDefine, virtXmlValidate } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
   dir = tempDir('cg-domain-');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(dir, 'disk.qcow2'), '16M']);
   execFileSync('qemu-img', ['create', '-q', '-f', 'raw', join(dir, 'disk.raw'), '16M']);
-  writeFileSync(join(dir, 'ctx.iso'), Buffer.alloc(32768)); // the domain command only checks that it exists
+  // A context without NIC sections: every domain NIC is fine with it (DHCP everywhere).
+  writeFileSync(join(dir, 'ctx.iso'), writeIso([{ path: 'common/network', data: Buffer.from('DOMAIN=example.org\n'), mode: 0o644 }], { volumeId: 'CONTEXT' }));
 });
 
 const combos: [string, string, string][] = [
@@ -166,5 +168,44 @@ describe('contextgen domain --format xl', () => {
     };
     expect(() => xlConfig(spec)).toThrow(/quote/);
     expect(validateDomainSpec(spec, 'xl', 'f', (k) => k).map((p) => p.key)).toEqual(['disk']);
+  });
+});
+
+describe('contextgen domain cross-checks the context ISO (issue 12 rows 2 and 6)', () => {
+  const dom = (nics: string[], ctx: string, out: string) =>
+    ['domain', '--name', 'web01', '--memory', '512', '--disk', 'disk.qcow2', '--context', ctx, ...nics.flatMap((n) => ['--nic', n]), '-o', out];
+
+  it('the shipped template, filled the Snooze way, works as is with an IP-encoded MAC: no error, no warning', async () => {
+    expect((await cg(['iso', '-o', 'plain.iso', '--from', TEMPLATE], { cwd: dir })).code).toBe(0);
+    const r = await cg(dom(['bridge=br0,ip=192.168.122.17'], 'plain.iso', 'plain.xml'), { cwd: dir });
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+  });
+
+  it('refuses a context whose [nic] names a MAC the domain lacks, in one line; warns on a NIC the context leaves out', async () => {
+    expect((await cg(['iso', '-o', 'nic.iso', '--from', TEMPLATE, '--nic', '52:54:00:12:34:56=192.168.122.17/24'], { cwd: dir })).code).toBe(0);
+    const before = snapshot(dir);
+    const r = await cg(dom(['bridge=br0,mac=00:16:c0:A8:7a:11'], 'nic.iso', 'trap.xml'), { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toEqual([
+      'contextgen: nic.iso: common/context.ini: [nic "52:54:00:12:34:56"] = "52:54:00:12:34:56": no NIC of domain web01 has this MAC (its MACs: 00:16:c0:a8:7a:11); the agent would refuse the whole context',
+    ]);
+    expect(snapshot(dir)).toEqual(before);
+    const ok = await cg(dom(['bridge=br0,mac=52:54:00:12:34:56', 'bridge=br1,mac=52:54:00:00:00:09'], 'nic.iso', 'two.xml'), { cwd: dir });
+    expect(ok.code).toBe(0);
+    expect(ok.err).toEqual([
+      'contextgen: warning: nic.iso: common/context.ini: domain web01 NIC 52:54:00:00:00:09 has no [nic] section and no legacy-rule address in the context; the agent will not configure it',
+    ]);
+  });
+
+  it('refuses a --context that is not an ISO (a qcow2 disk, a FIFO)', async () => {
+    const r = await cg(dom(['bridge=br0'], 'disk.qcow2', 'x.xml'), { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^contextgen: <command line>: --context = "disk\.qcow2": not an ISO 9660 image \(/);
+    execFileSync('mkfifo', [join(dir, 'pipe.iso')]);
+    const f = await cg(dom(['bridge=br0'], 'pipe.iso', 'x.xml'), { cwd: dir });
+    expect(f.err).toEqual(['contextgen: <command line>: --context = "pipe.iso": not a regular file']);
+    expect(existsSync(join(dir, 'x.xml'))).toBe(false);
   });
 });

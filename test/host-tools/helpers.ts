@@ -89,3 +89,24 @@ export function sshPublicKey(comment = 'test@host'): string {
   const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
   return `ssh-ed25519 ${Buffer.concat([str(Buffer.from('ssh-ed25519')), str(raw)]).toString('base64')} ${comment}`;
 }
+
+/** Polls `cond` every 50 ms until it holds; throws after `ms`. */
+export async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Writes `pattern` over the first MiB of a qcow2 image with the real qemu-io. */
+export function writeDiskPattern(image: string, pattern = '0xab'): void {
+  execFileSync('qemu-io', ['-f', 'qcow2', '-c', `write -P ${pattern} 0 1M`, image], { stdio: 'ignore' });
+}
+
+/** Whether the first MiB of the image holds `pattern` (qemu-io's own verification). */
+export function hasDiskPattern(image: string, pattern = '0xab'): boolean {
+  const r = spawnSync('qemu-io', ['-f', 'qcow2', '-c', `read -P ${pattern} 0 1M`, image], { encoding: 'utf8' });
+  const out = `${r.stdout}${r.stderr}`;
+  return r.status === 0 && !/Pattern verification failed/i.test(out) && /read 1048576\/1048576 bytes/.test(out);
+}

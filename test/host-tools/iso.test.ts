@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseContext, readContextDir } from '../../lib/context/index.js';
+import { contextHash, parseContext, readContextDir } from '../../lib/context/index.js';
 import { openIso, readAllFiles } from '../../lib/iso9660/index.js';
 import { cg, cgProcess, snapshot, sshPublicKey, tempDir, TEMPLATE } from './helpers.js';
 
@@ -53,8 +53,8 @@ describe('contextgen iso', () => {
     expect(c.dns).toEqual({ nameservers: ['10.0.0.53', '10.0.0.54'], search: ['prod.example', 'example.org'], domain: 'prod.example' });
     const nic = c.nics.find((n) => n.match.kind === 'mac' && n.match.mac === '52:54:00:aa:bb:cc');
     expect(nic).toMatchObject({ method: 'static', ipv4: { address: { address: '10.0.0.5', prefix: 24 }, gateway: '10.0.0.1' } });
-    // The template's own NIC and route are kept (flags extend the directory's model).
-    expect(c.nics.some((n) => n.match.kind === 'mac' && n.match.mac === '52:54:00:12:34:56')).toBe(true);
+    // The template's route is kept (flags extend the directory's model); it binds no NIC of its own.
+    expect(c.nics).toHaveLength(1);
     expect(c.routes).toContainEqual(expect.objectContaining({ action: 'add', destination: { address: '172.16.0.0', prefix: 12 }, gateway: '10.0.0.254' }));
     expect(c.routes.length).toBe(2);
     expect(c.postInstall).toEqual({ script: readFileSync(join(dir, 'setup.sh'), 'utf8'), mode: 'per-boot', timeoutSec: 600 });
@@ -160,7 +160,7 @@ describe('contextgen inspect / validate', () => {
     await cg(['iso', '-o', out, '--from', TEMPLATE, '--hostname', 'inspected'], { cwd: dir });
     const r = await cg(['inspect', out], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.out[0]).toContain('volume CONTEXT, rockridge names, 4 files');
+    expect(r.out[0]).toContain('volume CONTEXT, rockridge names, 5 files'); // the comments-only authorized_keys is kept, as written
     expect(r.out.some((l) => /0755 file .* post-install$/.test(l))).toBe(true);
     expect(r.out.at(-1)).toMatch(/^context: host inspected, /);
     const j = await cg(['inspect', out, '--json'], { cwd: dir });
@@ -227,3 +227,74 @@ describe('contextgen as a subprocess (npx tsx host-tools/src/cli.ts)', () => {
     expect(cgProcess(['--help'], dir).code).toBe(0);
   });
 });
+
+describe('contextgen iso --from DIR keeps the directory byte for byte (issue 12 row 9)', () => {
+  /** Every file of an ISO as xorriso extracts it (an independent reader), path -> bytes. */
+  function extracted(iso: string): Map<string, Buffer> {
+    const x = join(tempDir('cg-x-'), 'x');
+    execFileSync('xorriso', ['-osirrox', 'on', '-indev', iso, '-extract', '/', x], { stdio: 'ignore' });
+    const out = new Map<string, Buffer>();
+    const walk = (rel: string) => {
+      for (const e of readdirSync(join(x, rel), { withFileTypes: true })) {
+        const r = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) walk(r);
+        else out.set(r, readFileSync(join(x, r)));
+      }
+    };
+    walk('');
+    return out;
+  }
+  const ourFiles = (iso: string) => {
+    const img = openIso(iso);
+    try {
+      return readAllFiles(img);
+    } finally {
+      img.close();
+    }
+  };
+
+  it('a directory with comments, explicit defaults, a comments-only authorized_keys and quoted lists: same files and instance id as genisoimage -RJ', async () => {
+    const src = join(dir, 'ctx-verbatim');
+    cpSync(TEMPLATE, src, { recursive: true });
+    const net = join(src, 'common', 'network');
+    writeFileSync(net, `${readFileSync(net, 'utf8')}# a trailing comment\nNAMESERVER='192.168.122.1 9.9.9.9'\n`.replace('NAMESERVER="192.168.122.1"\n', ''));
+    const ours = join(dir, 'verbatim-ours.iso');
+    const theirs = join(dir, 'verbatim-genisoimage.iso');
+    expect((await cg(['iso', '-o', ours, '--from', src], { cwd: dir })).code).toBe(0);
+    execFileSync('genisoimage', ['-quiet', '-RJ', '-o', theirs, src]);
+
+    const a = extracted(ours);
+    const b = extracted(theirs);
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    for (const [p, data] of b) expect(a.get(p)?.equals(data), p).toBe(true);
+    // Byte for byte the directory: the comments-only authorized_keys is there, comments kept.
+    expect(a.get('common/authorized_keys')?.equals(readFileSync(join(src, 'common', 'authorized_keys')))).toBe(true);
+    expect(a.get('common/network')!.toString()).toContain("# a trailing comment\nNAMESERVER='192.168.122.1 9.9.9.9'\n");
+    // The agent's derived instance id (context.ini's instance_id commented out) is the same from both CDs.
+    const ini = join(src, 'common', 'context.ini');
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace(/^instance_id = /m, '# instance_id = '));
+    expect((await cg(['iso', '-o', ours, '--from', src, '--force'], { cwd: dir })).code).toBe(0);
+    execFileSync('genisoimage', ['-quiet', '-RJ', '-o', theirs, src]);
+    expect(contextHash(ourFiles(ours))).toBe(contextHash(ourFiles(theirs)));
+    expect(parseContext(ourFiles(ours)).instanceId).toBeUndefined();
+    expect(isoinfoNames(ours)).toEqual(isoinfoNames(theirs));
+  });
+
+  it('only the file a flag changes is re-serialized; the others stay byte for byte', async () => {
+    const src = join(dir, 'ctx-verbatim');
+    const out = join(dir, 'verbatim-flag.iso');
+    const r = await cg(['iso', '-o', out, '--from', src, '--hostname', 'other01'], { cwd: dir });
+    expect(r.err).toEqual([]);
+    const files = extracted(out);
+    for (const p of ['common/network', 'common/routes', 'common/authorized_keys', 'post-install']) {
+      expect(files.get(p)?.equals(readFileSync(join(src, p))), p).toBe(true);
+    }
+    expect(files.get('common/context.ini')!.equals(readFileSync(join(src, 'common', 'context.ini')))).toBe(false);
+    expect(parseContext(files).hostname).toBe('other01');
+  });
+});
+
+/** Rock Ridge names isoinfo lists, sorted. */
+function isoinfoNames(iso: string): string[] {
+  return execFileSync('isoinfo', ['-R', '-f', '-i', iso], { encoding: 'utf8' }).split('\n').filter(Boolean).sort();
+}

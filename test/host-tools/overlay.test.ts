@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cg, qemuImgInfo, snapshot, tempDir } from './helpers.js';
+import { cg, qemuImgInfo, snapshot, tempDir, waitFor } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -49,17 +49,32 @@ describe('contextgen overlay (real qemu-img)', () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
-  it('refuses to overwrite an existing overlay; --force replaces it', async () => {
+  it('never replaces an existing overlay, even with --force; --recreate-disks does, unless a QEMU holds it', async () => {
     const target = join(dir, 'vm3.qcow2');
     expect((await cg(['overlay', '--backing', 'base.qcow2', '-o', target], { cwd: dir })).code).toBe(0);
-    // Simulate a used disk: write guest data into the overlay.
-    execFileSync('qemu-io', ['-c', 'write -P 0xab 0 64k', target], { stdio: 'ignore' });
+    // A used disk: guest data written into the overlay.
+    execFileSync('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0xab 0 64k', target], { stdio: 'ignore' });
     const used = readFileSync(target);
     const r = await cg(['overlay', '--backing', 'base.qcow2', '-o', target], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.err).toEqual([`contextgen: ${target}: output exists; use --force to overwrite`]);
+    expect(r.err).toEqual([`contextgen: ${target}: disk image exists; it is never replaced (use --recreate-disks to discard its data)`]);
+    const f = await cg(['overlay', '--backing', 'base.qcow2', '-o', target, '--force'], { cwd: dir });
+    expect(f.code).toBe(1);
+    expect(f.err).toEqual([`contextgen: ${target}: disk image exists; it is never replaced by --force (use --recreate-disks to discard its data)`]);
     expect(readFileSync(target).equals(used)).toBe(true);
-    expect((await cg(['overlay', '--backing', 'base.qcow2', '-o', target, '--force'], { cwd: dir })).code).toBe(0);
+    // A running qemu-io holds the image's write lock, as a running guest's QEMU does.
+    const holder = spawn('qemu-io', ['-f', 'qcow2', target], { stdio: ['pipe', 'ignore', 'ignore'] });
+    try {
+      await waitFor(() => spawnSync('qemu-img', ['info', target]).status !== 0);
+      const busy = await cg(['overlay', '--backing', 'base.qcow2', '-o', target, '--recreate-disks'], { cwd: dir });
+      expect(busy.code).toBe(1);
+      expect(busy.err).toEqual([`contextgen: ${target}: disk image is in use (a QEMU process holds its lock); shut the guest down first`]);
+      expect(readFileSync(target).equals(used)).toBe(true);
+    } finally {
+      holder.kill();
+      await new Promise((res) => holder.once('exit', res));
+    }
+    expect((await cg(['overlay', '--backing', 'base.qcow2', '-o', target, '--recreate-disks'], { cwd: dir })).code).toBe(0);
     expect(readFileSync(target).length).toBeLessThan(used.length);
   });
 

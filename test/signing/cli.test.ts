@@ -163,8 +163,8 @@ uuid = ${VM_UUID}
 mac = ${MAC2}
 uuid = ${OTHER_UUID}
 `);
-    const r = contextgen(['batch', 'inv.ini', '-o', 'out', '--mtime', '1700000000'], dir);
-    expect(r.err).toEqual([`contextgen: warning: ${TEMPLATE}: the template's 1 NIC section(s) are ignored; the batch configures each VM's NIC`]);
+    const r = contextgen(['batch', 'inv.ini', '-o', 'out', '--mtime', '1700000000', '--no-check-paths'], dir);
+    expect(r.err).toEqual([]); // the shipped template binds no NIC: nothing to warn about
     expect(r.code).toBe(0);
     const a1 = readInput(join(dir, 'out/a1/context.iso'));
     const a2 = readInput(join(dir, 'out/a2/context.iso'));
@@ -175,7 +175,7 @@ uuid = ${OTHER_UUID}
     expect(verifyContext(a1, [fleet], { uuid: OTHER_UUID, macs: [MAC2], now })).toMatchObject({ ok: false, why: `signed for VM UUID ${VM_UUID}, but this VM's UUID is ${OTHER_UUID}` });
 
     writeFileSync(join(dir, 'inv2.ini'), readFileSync(join(dir, 'inv.ini'), 'utf8').replace('sign_key = fleet', 'sign_key = missing.key'));
-    const bad = contextgen(['batch', 'inv2.ini', '-o', 'out2'], dir);
+    const bad = contextgen(['batch', 'inv2.ini', '-o', 'out2', '--no-check-paths'], dir);
     expect(bad.code).toBe(1);
     expect(bad.err.filter((l) => !l.startsWith('contextgen: warning: '))).toEqual([`contextgen: inv2.ini: [vm a1] sign_key = "${join(dir, 'missing.key')}": cannot read: ENOENT`]);
     expect(existsSync(join(dir, 'out2'))).toBe(false);

@@ -60,7 +60,7 @@ describe('a signed context verifies', () => {
     expect(v.manifest).toMatchObject({ uuid: VM_UUID, macs: [MAC], serial: 5, label: 'CONTEXT', instanceId: 'web01-2024-001' });
     expect(v.manifest.notAfter?.toISOString()).toBe('2031-01-01T00:00:00.000Z');
     expect(v.manifest.files.map((f) => `${f.mode.toString(8)} ${f.path}`)).toEqual([
-      '444 common/context.ini', '444 common/network', '444 common/routes', '555 post-install',
+      '444 common/authorized_keys', '444 common/context.ini', '444 common/network', '444 common/routes', '555 post-install',
     ]);
   });
 
@@ -168,7 +168,7 @@ describe('refused, with one line saying why', () => {
 
   it('a copy without Rock Ridge (Joliet only: no reader can tell the modes)', () => {
     expect(refusal(remastered(undefined, ['-J']))).toBe(
-      '4 files differ from the signed manifest: "common/context.ini" has no recorded mode (no Rock Ridge), "common/network" has no recorded mode (no Rock Ridge), "common/routes" has no recorded mode (no Rock Ridge), "post-install" has no recorded mode (no Rock Ridge)',
+      '5 files differ from the signed manifest: "common/authorized_keys" has no recorded mode (no Rock Ridge), "common/context.ini" has no recorded mode (no Rock Ridge), "common/network" has no recorded mode (no Rock Ridge), "common/routes" has no recorded mode (no Rock Ridge) and 1 more',
     );
   });
 

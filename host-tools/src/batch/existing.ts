@@ -19,6 +19,8 @@ export interface ExistingVm {
   uuid?: string;
   macs: string[];
   addresses: string[];
+  /** Set when OUTDIR/<name> is not a real directory ("a symlink", "a regular file"): never written through. */
+  notDir?: string;
 }
 
 export const OUTPUT_NAMES = { iso: 'context.iso', xml: 'domain.xml', xl: 'domain.cfg', overlay: 'overlay.qcow2' } as const;
@@ -61,12 +63,15 @@ export async function scanOutDir(outDir: string): Promise<{ vms: ExistingVm[]; w
     if (d.name.startsWith('.')) continue;
     if (!d.isDirectory()) {
       // A file where a VM directory would go still blocks that name.
-      vms.push({ name: d.name, source: join(outDir, d.name), macs: [], addresses: [] });
+      vms.push({ name: d.name, source: join(outDir, d.name), macs: [], addresses: [], notDir: d.isSymbolicLink() ? 'a symlink' : d.isFile() ? 'a regular file' : 'not a directory' });
       continue;
     }
     const dir = join(outDir, d.name);
     const vm: ExistingVm = { name: d.name, source: dir, macs: [], addresses: [] };
-    const names = new Set(await readdir(dir).catch(() => [] as string[]));
+    // Only regular files are read: a FIFO or device planted at a file name would block or mislead the scan.
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    const names = new Set(entries.filter((x) => x.isFile()).map((x) => x.name));
+    for (const x of entries) if (!x.isFile() && Object.values(OUTPUT_NAMES).includes(x.name as never)) warnings.push(`${join(dir, x.name)}: not a regular file, not read`);
     try {
       if (names.has(OUTPUT_NAMES.xml)) {
         const f = domainFactsFromXml(await readFile(join(dir, OUTPUT_NAMES.xml), 'utf8'));
@@ -120,6 +125,21 @@ export async function scanLibvirt(uri: string): Promise<ExistingVm[]> {
     out.push({ name, source: `libvirt ${uri}`, uuid: f.uuid, macs: f.macs, addresses: [] });
   }
   return out;
+}
+
+/**
+ * libvirt's state of domain `name` at `uri` ("running", "shut off", ...), or undefined when libvirt
+ * has no such domain. Failing to reach libvirt is an ExternalError: never guess "not running".
+ */
+export async function domainState(uri: string, name: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await execa('virsh', ['-q', '-c', uri, 'domstate', '--domain', name]);
+    return stdout.trim();
+  } catch (e) {
+    const msg = toolMessage(e);
+    if (/failed to get domain|Domain not found/i.test(msg)) return undefined;
+    throw new ExternalError(`virsh -c ${uri} domstate ${name}: ${msg}`);
+  }
 }
 
 export async function defineDomain(uri: string, file: string): Promise<void> {

@@ -57,6 +57,8 @@ export interface VmSettings {
   macPrefix: string;
   /** Private key that signs each VM's context for its own UUID and MAC (docs/signed-contexts.md). */
   signKey?: string;
+  /** Section each key's value was written in ("[defaults]", "[group web]", "[vm db01]"): errors name it. */
+  origin: Record<string, string>;
 }
 
 export interface VmRequest {
@@ -66,6 +68,8 @@ export interface VmRequest {
   line: number;
   settings: VmSettings;
   address?: { address: string; prefix?: number };
+  /** `address = dhcp` was written: no address, on purpose. */
+  dhcp?: boolean;
   mac?: string;
   uuid?: string;
   /** Its section had a problem already (reported by readInventory). */
@@ -76,6 +80,8 @@ export interface Inventory {
   file: string;
   defaults: VmSettings;
   pool?: Pool;
+  /** `pool = dhcp`: VMs without an address use DHCP, on purpose (no pool is otherwise an error). */
+  poolDhcp?: boolean;
   /** Prefix for fixed addresses given without one when there is no pool. */
   prefix?: number;
   vms: VmRequest[];
@@ -262,6 +268,7 @@ export function defaultSettings(): VmSettings {
     guestType: 'hvm',
     macMode: 'random',
     macPrefix: '00:16',
+    origin: {},
   };
 }
 
@@ -320,6 +327,7 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
         continue;
       }
       const why = rule.set?.(settings, e.value, base);
+      settings.origin[key] = where;
       if (why) p(where, key, e.value, why);
     }
   }
@@ -333,7 +341,8 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
       if (!c.ok) p('[defaults]', 'prefix', prefixText, c.why);
       else inventory.prefix = c.value;
     }
-    if (poolText !== undefined) {
+    if (poolText === 'dhcp') inventory.poolDhcp = true;
+    else if (poolText !== undefined) {
       const r = parsePool(poolText, prefixText);
       if (!r.pool) p('[defaults]', 'pool', poolText, r.why!);
       else {
@@ -353,7 +362,7 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
       if (!n.ok) p(where, '', k.name, `VM name ${n.why} (it is also the guest host name)`);
       const addr = k.s.entries.get('address')?.value;
       if (addr !== undefined) {
-        if (addr === 'dhcp') vm.address = undefined;
+        if (addr === 'dhcp') vm.dhcp = true;
         else {
           const c = parseCidr(addr, { requireNetwork: false, allowBare: true });
           const bare = !addr.includes('/');

@@ -3,6 +3,7 @@
  * collected (one line each, naming inventory section/key/value) before anything is written.
  * Reads files (templates, scripts, keys, base images, OUTDIR, libvirt) but writes nothing.
  */
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContextError, formatProblem, type Problem } from '../../../lib/context/errors.js';
 import type { Context, ContextFiles } from '../../../lib/context/model.js';
@@ -10,12 +11,13 @@ import { inSubnet, isUsableHostAddress, networkAddress } from '../../../lib/net/
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
 import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
-import { KVM_OUI, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
-import { parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
-import { exists } from '../io.js';
-import { newUuid } from '../values.js';
+import { KVM_OUI, macForIpv4, XEN_OUI } from '../mac.js';
+import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
+import { exists, outputProblem } from '../io.js';
+import { IdSource } from './manifest.js';
+import { randomBytes } from 'node:crypto';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
-import { allocate, poolSize } from './pool.js';
+import { Allocator, poolSize } from './pool.js';
 import { BatchSigners } from '../signing.js';
 import type { Inventory, VmRequest } from './inventory.js';
 
@@ -35,18 +37,35 @@ export interface VmPlan {
   context: Context;
   domain: DomainSpec;
   format: 'libvirt' | 'xl';
-  overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string };
+  /**
+   * `keep`: the overlay exists and is left alone (a guest's disk is never replaced by --force or
+   * --contexts-only); `recreate`: it exists and --recreate-disks replaces it (the domain is not running).
+   */
+  overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string; keep: boolean; recreate: boolean };
   /** The VM directory exists and will be written into (--force). */
   replaces: boolean;
 }
 
 export interface PlanOptions {
   outDir: string;
+  /** Existing VMs of the inventory are regenerated (their identity and disks kept). */
   force: boolean;
+  /** Regenerate contexts and configs of existing VMs only: no new VMs, no disk created or touched. */
+  contextsOnly?: boolean;
+  /** Existing overlays are recreated (refused while the domain runs: see domainState). */
+  recreateDisks?: boolean;
+  /** libvirt's state of a domain ("running", "shut off") or undefined when unknown to libvirt. */
+  domainState?: (name: string) => Promise<string | undefined>;
+  /** The URI domainState asks, for messages. */
+  stateUri?: string;
   /** Existing VMs: OUTDIR scan plus, with --define, libvirt's domains. */
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
   defineUri?: string;
+  /** Check that `disk = PATH` images exist here (default true; off when generating for another host). */
+  checkPaths?: boolean;
+  /** Seed of derived MACs and UUIDs (the OUTDIR manifest's); random when not given (tests of the planner alone). */
+  seed?: string;
 }
 
 export interface BatchPlan {
@@ -66,15 +85,24 @@ class Inputs {
   template(dir: string, where: string): Promise<LoadedDir | Problem[]> {
     let p = this.templates.get(dir);
     if (!p) {
-      p = loadContextDir(dir).catch((e: unknown) => {
-        if (e instanceof ContextError) return e.problems;
-        const err = e as NodeJS.ErrnoException;
-        return [{ file: this.file, key: `${where} template`, value: dir, why: `cannot read: ${err.code ?? err.message}` }];
-      });
+      // A template that is not there is the inventory key's fault: name it (not the missing directory alone).
+      p = stat(dir).then(
+        (st) => (st.isDirectory() ? this.loadTemplate(dir, where) : [{ file: this.file, key: `${where} template`, value: dir, why: 'not a directory' }]),
+        (e: NodeJS.ErrnoException) => [{ file: this.file, key: `${where} template`, value: dir, why: e.code === 'ENOENT' ? 'directory does not exist' : `cannot read: ${e.code ?? e.message}` }],
+      );
       this.templates.set(dir, p);
     }
     return p;
   }
+
+  private loadTemplate(dir: string, where: string): Promise<LoadedDir | Problem[]> {
+    return loadContextDir(dir).catch((e: unknown) => {
+      if (e instanceof ContextError) return e.problems;
+      const err = e as NodeJS.ErrnoException;
+      return [{ file: this.file, key: `${where} template`, value: dir, why: `cannot read: ${err.code ?? err.message}` }];
+    });
+  }
+
 
   text(path: string, key: string): Promise<string | Problem[]> {
     let p = this.texts.get(path);
@@ -113,17 +141,22 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   // file, a template the serializer rejects) is reported once with the VMs it affects.
   const problems: Problem[] = [];
   const perVm: VmProblem[] = [];
-  const add = (where: string, key: string | undefined, value: string | undefined, why: string) => {
-    perVm.push({ file, where, key, value, why });
+  const add = (where: string, key: string | undefined, value: string | undefined, why: string, at = where) => {
+    perVm.push({ file, where, at, key, value, why });
     flagged.add(where);
   };
+  /** A problem with a setting: named after the section where the value was written ([defaults] ...). */
+  const addKey = (vm: VmRequest, key: string, value: string | undefined, why: string) => add(vm.where, key, value, why, at(vm, key));
   // VMs with a problem already: their generated context is not checked (it would only echo the cause).
   const flagged = new Set<string>(inv.vms.filter((v) => v.invalid).map((v) => v.where));
   const count = () => problems.length + perVm.length;
   const inputs = new Inputs(file);
   const signers = new BatchSigners(file);
+  const ids = new IdSource(opts.seed ?? randomBytes(32).toString('hex'));
   const warnings: string[] = [];
   const warned = new Set<string>();
+  /** [template, MAC] of template NIC sections naming a MAC a VM lacks -> those VMs (with their MAC). */
+  const foreignNics = new Map<string, string[]>();
 
   // --- Names: unique in the batch, and not already in OUTDIR or libvirt (unless --force replaces them).
   const byName = new Map<string, VmRequest>();
@@ -132,13 +165,40 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     if (first) add(vm.where, undefined, vm.name, `VM name already used by ${first.where} (line ${first.line})`);
     else byName.set(vm.name.toLowerCase(), vm);
   }
-  // Existing VMs this batch replaces (same name, --force) do not count as collisions for their own values.
-  const replaced = (e: ExistingVm) => opts.force && byName.has(e.name.toLowerCase());
+  // Existing VMs this batch regenerates (same name) do not count as collisions for their own values.
+  // Their values are theirs even without --force, so a refused re-run does not also report a spurious
+  // "pool exhausted" (their addresses counted as taken by others).
+  const regen = opts.force || !!opts.contextsOnly || !!opts.recreateDisks;
+  const replaced = (e: ExistingVm) => byName.has(e.name.toLowerCase());
+  const already = new Map<string, string[]>();
   for (const e of opts.existing) {
     const vm = byName.get(e.name.toLowerCase());
-    if (vm && !opts.force) add(vm.where, undefined, vm.name, `already exists (${e.source}); use --force to replace`);
+    // lstat'ed by the scan: a symlink or file where the VM directory goes is never written through or replaced.
+    if (vm && e.notDir) add(vm.where, undefined, vm.name, `${e.source} is ${e.notDir}, not a VM directory; refusing to write through or replace it`);
+    else if (vm && !regen) {
+      const where = e.source.startsWith('libvirt') ? e.source : opts.outDir;
+      already.set(where, [...(already.get(where) ?? []), vm.where]);
+      flagged.add(vm.where);
+    }
   }
-  const others = opts.existing.filter((e) => !replaced(e));
+  // One line per place, however many VMs: a re-run without --force is one mistake, not 200.
+  const order = new Map(inv.vms.map((v, i) => [v.where, i]));
+  for (const [where, list] of already) {
+    const vms = [...new Set(list)].sort((x, y) => order.get(x)! - order.get(y)!); // inventory order
+    const one = vms.length === 1;
+    problems.push({
+      file,
+      key: listSome(vms),
+      value: one ? byName.get(vms[0]!.replace(/^\[vm (.*)\]$|^\[group [^\]]+\] (.*)$/, '$1$2').toLowerCase())?.name : undefined,
+      why: `${one ? 'already exists' : `${vms.length} VMs already exist`} (${where}); use --force to regenerate ${one ? 'it' : 'them'} (identity and disks are kept) or --contexts-only`,
+    });
+  }
+  const inOutDir = new Set(opts.existing.filter((e) => !e.source.startsWith('libvirt')).map((e) => e.name.toLowerCase()));
+  if (opts.contextsOnly) {
+    for (const vm of inv.vms) {
+      if (!inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, 'not in OUTDIR; --contexts-only regenerates existing VMs only (run without it to create)');
+    }
+  }
   if (opts.defineUri && inv.vms.some((v) => v.settings.format === 'xl')) {
     problems.push({ file, key: '[defaults] format', value: 'xl', why: '--define uses virsh, which takes libvirt XML; set format = libvirt' });
   }
@@ -147,25 +207,33 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   const usedUuid = new Map<string, string>();
   const usedMac = new Map<string, string>();
   const usedAddr = new Map<string, string>();
-  for (const e of others) {
-    if (e.uuid) usedUuid.set(e.uuid, e.source);
-    for (const m of e.macs) usedMac.set(m, e.source);
-    for (const a of e.addresses) usedAddr.set(a, e.source);
+  // Values of an existing VM the inventory names again are its own (self); no other VM may take them.
+  const self = new Map<string, string>();
+  for (const e of opts.existing) {
+    const values = [...(e.uuid ? [[usedUuid, e.uuid] as const] : []), ...e.macs.map((m) => [usedMac, m] as const), ...e.addresses.map((a) => [usedAddr, a] as const)];
+    for (const [map, v] of values) {
+      map.set(v, e.source);
+      if (replaced(e)) self.set(v, e.name.toLowerCase());
+    }
   }
+  /** Whether `value` (taken in `map` or not) is free for `vm`: nobody's, or its own from an earlier run. */
+  const freeFor = (map: Map<string, string>, value: string, vm: VmRequest) => !map.has(value) || self.get(value) === vm.name.toLowerCase();
   // With --force, a replaced VM keeps its identity: its UUID (so `virsh define` updates the domain
   // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
   const keepMac = new Map<string, string>();
+  const keepAddr = new Map<string, string>();
   for (const e of opts.existing) {
     if (!replaced(e)) continue;
     const k = e.name.toLowerCase();
     if (e.uuid && (e.source.startsWith('libvirt') || !keepUuid.has(k))) keepUuid.set(k, e.uuid);
     if (e.macs[0] && !e.source.startsWith('libvirt')) keepMac.set(k, e.macs[0]);
+    if (e.addresses[0] && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses[0]);
   }
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
     const owner = map.get(value);
-    if (owner !== undefined) {
+    if (owner !== undefined && !freeFor(map, value, vm)) {
       add(vm.where, key, value, `${what} already used by ${owner}`);
       return false;
     }
@@ -197,22 +265,47 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     }
   }
 
-  // --- Allocation from the pool, inventory order.
-  const needing = inv.vms.filter((v) => !v.address && pool);
-  const allocated = new Map<VmRequest, string>();
-  if (pool && needing.length) {
-    const taken = new Set<string>([...usedAddr.keys(), ...reserved]);
-    const got = allocate(pool, needing.length, taken);
-    needing.forEach((vm, i) => {
-      const a = got[i];
-      if (a) allocated.set(vm, a);
-    });
-    if (got.length < needing.length) {
+  // --- Allocation from the pool, inventory order (`address = dhcp` VMs need none).
+  const needing = inv.vms.filter((v) => !v.address && !v.dhcp && pool);
+  if (!pool && !inv.poolDhcp) {
+    const none = inv.vms.filter((v) => !v.address && !v.dhcp);
+    if (none.length) {
       problems.push({
         file,
         key: '[defaults] pool',
         value: undefined,
-        why: `pool exhausted: ${needing.length} VMs need an address, ${got.length} free of ${poolSize(pool)} (first without one: ${needing[got.length]!.where})`,
+        why: `not set, so ${listSome(none.map((v) => v.where))} would get no address; set pool = A-B or N/P, or choose DHCP with pool = dhcp (or address = dhcp per VM)`,
+      });
+    }
+  }
+  const allocated = new Map<VmRequest, string>();
+  if (pool && needing.length) {
+    const taken = new Set<string>([...usedAddr.keys(), ...reserved]);
+    const alloc = new Allocator(pool, taken);
+    // mac_mode = ip: the MAC is the address, so an address whose MAC is taken (in libvirt, OUTDIR or
+    // this batch) is skipped for that VM, not reported as a clash for the operator to fix by hand.
+    const macFree = (vm: VmRequest) => (a: string) => vm.mac !== undefined || vm.settings.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm);
+    // A regenerated VM keeps its address (identity) when it is still free and inside the pool.
+    for (const vm of needing) {
+      const k = keepAddr.get(vm.name.toLowerCase());
+      if (k && (!taken.has(k) || self.get(k) === vm.name.toLowerCase()) && inSubnet(k, pool.network, pool.prefix) && macFree(vm)(k)) {
+        allocated.set(vm, k);
+        alloc.take(k);
+      }
+    }
+    const without: VmRequest[] = [];
+    for (const vm of needing) {
+      if (allocated.has(vm)) continue;
+      const a = alloc.next(macFree(vm));
+      if (a) allocated.set(vm, a);
+      else without.push(vm);
+    }
+    if (without.length) {
+      problems.push({
+        file,
+        key: '[defaults] pool',
+        value: undefined,
+        why: `pool exhausted: ${needing.length} VMs need an address, ${needing.length - without.length} free of ${poolSize(pool)} (first without one: ${without[0]!.where})`,
       });
     }
   }
@@ -230,49 +323,63 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let mac = vm.mac;
     if (!mac) {
       if (s.macMode === 'ip') {
-        if (!address) add(vm.where, 'mac_mode', 'ip', 'needs an address (fixed or from the pool)');
+        if (!address) addKey(vm, 'mac_mode', 'ip', 'needs an address (fixed or from the pool)');
         else {
           mac = macForIpv4(address, s.macPrefix);
           claim(usedMac, mac, vm, 'mac_mode', 'MAC (derived from the address)');
         }
-      } else if (keepMac.has(vm.name.toLowerCase()) && !usedMac.has(keepMac.get(vm.name.toLowerCase())!)) {
+      } else if (keepMac.has(vm.name.toLowerCase()) && freeFor(usedMac, keepMac.get(vm.name.toLowerCase())!, vm)) {
         mac = keepMac.get(vm.name.toLowerCase())!;
         usedMac.set(mac, vm.where);
       } else {
         const oui = hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
-        do mac = randomMac(oui);
-        while (usedMac.has(mac)); // a random clash is ours to avoid, not the operator's to fix
+        // Derived from the OUTDIR seed: the dry run prints what the real run writes. A clash is ours to
+        // avoid (next attempt), not the operator's to fix.
+        let attempt = 0;
+        do mac = ids.mac(oui, vm.name, attempt++);
+        while (usedMac.has(mac));
         usedMac.set(mac, vm.where);
       }
     }
     let uuid = vm.uuid;
     const kept = keepUuid.get(vm.name.toLowerCase());
-    if (!uuid && kept && !usedUuid.has(kept)) {
+    if (!uuid && kept && freeFor(usedUuid, kept, vm)) {
       uuid = kept;
       usedUuid.set(uuid, vm.where);
     }
     if (!uuid) {
-      do uuid = newUuid();
+      let attempt = 0;
+      do uuid = ids.uuid(vm.name, attempt++);
       while (usedUuid.has(uuid));
       usedUuid.set(uuid, vm.where);
     }
     if (s.gateway && address && prefix !== undefined && !inSubnet(s.gateway, networkAddress(address, prefix), prefix)) {
-      add(vm.where, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
+      addKey(vm, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
     }
     if (!s.bridge && !s.network) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network) given in [defaults] or the section');
 
     // Context inputs (cached across VMs).
     let base: LoadedDir = { context: startingContext(), extras: new Map() };
     if (s.template) {
-      const t = await inputs.template(s.template, vm.where);
+      const t = await inputs.template(s.template, at(vm, 'template'));
       if (isProblems(t)) problems.push(...t);
       else {
-        // The batch owns each VM's NIC: a template's [nic] sections would give every VM the same address.
-        if (t.context.nics.length && !warned.has(s.template)) {
-          warned.add(s.template);
-          warnings.push(`${s.template}: the template's ${t.context.nics.length} NIC section(s) are ignored; the batch configures each VM's NIC`);
+        // The batch owns each VM's NIC. A [nic "MAC"] section for this VM's MAC is merged; one naming a
+        // MAC the VM lacks would make the agent refuse the context (collected below, one line per MAC).
+        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && n.match.mac === mac);
+        for (const n of t.context.nics) {
+          if (n.match.kind !== 'mac' || n.match.mac === mac) continue;
+          const k = JSON.stringify([s.template, n.match.mac]);
+          const list = foreignNics.get(k) ?? [];
+          list.push(`${vm.where} (${mac ?? 'no MAC'})`);
+          foreignNics.set(k, list);
         }
-        base = { context: { ...t.context, nics: [] }, extras: t.extras };
+        const named = t.context.nics.filter((n) => n.match.kind === 'name').length;
+        if (named && !warned.has(s.template)) {
+          warned.add(s.template);
+          warnings.push(`${s.template}: the template's ${named} NIC section(s) matched by name are ignored; the batch configures each VM's NIC`);
+        }
+        base = { context: { ...t.context, nics: own }, extras: t.extras };
       }
     }
     const flags: ContextFlags = {
@@ -286,14 +393,14 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       postInstallMode: s.postInstallMode,
     };
     if (s.postInstall) {
-      const t = await inputs.text(s.postInstall, `${vm.where} post_install`);
+      const t = await inputs.text(s.postInstall, `${at(vm, 'post_install')} post_install`);
       if (isProblems(t)) problems.push(...t);
       else flags.postInstall = { script: t, source: s.postInstall };
     }
     if (s.sshKeys) {
       flags.sshKeys = [];
       for (const k of s.sshKeys) {
-        const t = await inputs.text(k, `${vm.where} ssh_key`);
+        const t = await inputs.text(k, `${at(vm, 'ssh_key')} ssh_key`);
         if (isProblems(t)) problems.push(...t);
         else flags.sshKeys.push({ text: t, source: k });
       }
@@ -305,20 +412,34 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let diskPath = s.disk?.replaceAll('{name}', vm.name);
     let diskFormat = s.diskFormat ?? 'qcow2';
     if (s.baseImage) {
-      const info = await inputs.image(s.baseImage, `${vm.where} base_image`);
+      const info = await inputs.image(s.baseImage, `${at(vm, 'base_image')} base_image`);
       if (isProblems(info)) problems.push(...info);
-      else if (info.format !== 'qcow2' && info.format !== 'raw') add(vm.where, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
-      else if (s.baseFormat && s.baseFormat !== info.format) add(vm.where, 'base_format', s.baseFormat, `base image is ${info.format}`);
+      else if (info.format !== 'qcow2' && info.format !== 'raw') addKey(vm, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
+      else if (s.baseFormat && s.baseFormat !== info.format) addKey(vm, 'base_format', s.baseFormat, `base image is ${info.format}`);
       else {
         const sizeBytes = s.size ? parseSize(s.size) : undefined;
-        if (sizeBytes !== undefined && sizeBytes < info.virtualSize) add(vm.where, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
-        overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path: join(dir, OUTPUT_NAMES.overlay) };
+        if (sizeBytes !== undefined && sizeBytes < info.virtualSize) addKey(vm, 'size', s.size, `smaller than the base image (${info.virtualSize} bytes)`);
+        const path = join(dir, OUTPUT_NAMES.overlay);
+        const diskExists = await exists(path);
+        overlay = { backing: s.baseImage, backingFormat: info.format, sizeBytes, path, keep: diskExists && !opts.recreateDisks, recreate: diskExists && !!opts.recreateDisks };
         diskPath = overlay.path;
         diskFormat = 'qcow2';
+        if (!diskExists && opts.contextsOnly && inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, `${path} is missing; --contexts-only never creates disks (run with --force)`);
+        if (overlay.recreate) {
+          const why = await recreateRefusal(vm.name, path, s.format, opts);
+          if (why) add(vm.where, undefined, vm.name, why);
+        }
       }
     } else if (!diskPath) add(vm.where, 'base_image', undefined, 'no base_image (for an overlay) or disk path given');
+    else if (opts.checkPaths !== false && !(await exists(diskPath))) addKey(vm, 'disk', s.disk, `${diskPath} does not exist (or pass --no-check-paths)`);
 
     if (count() > before || flagged.has(vm.where)) continue; // context/domain checks would only repeat the cause
+    const domainPath = join(dir, s.format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml);
+    for (const out of [join(dir, OUTPUT_NAMES.iso), domainPath, ...(overlay?.recreate ? [overlay.path] : [])]) {
+      const why = await outputProblem(out, regen);
+      if (why) add(vm.where, undefined, vm.name, `${out}: ${why}`);
+    }
+    if (count() > before) continue;
 
     let final;
     try {
@@ -327,7 +448,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       if (!(e instanceof ContextError)) throw e;
       for (const p of e.problems) {
         // Flag-level problems name an inventory key; model problems name a generated file.
-        add(vm.where, p.file === file ? inventoryKey(p.key) : `(generated ${p.file}${p.key ? ` ${p.key}` : ''})`, p.value, p.why);
+        if (p.file === file) addKey(vm, inventoryKey(p.key), p.value, p.why);
+        else add(vm.where, `(generated ${p.file}${p.key ? ` ${p.key}` : ''})`, p.value, p.why);
       }
       continue;
     }
@@ -356,7 +478,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     };
     const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));
     if (dp.length) {
-      for (const p of dp) add(vm.where, p.key, p.value, p.why);
+      for (const p of dp) if (p.key) addKey(vm, p.key, p.value, p.why); else add(vm.where, p.key, p.value, p.why);
       continue;
     }
     plans.push({
@@ -364,7 +486,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       where: vm.where,
       dir,
       isoPath,
-      domainPath: join(dir, format === 'xl' ? OUTPUT_NAMES.xl : OUTPUT_NAMES.xml),
+      domainPath,
       uuid,
       mac: mac!,
       address,
@@ -378,7 +500,36 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
     });
   }
+  for (const [k, vms] of foreignNics) {
+    const [template, m] = JSON.parse(k) as [string, string];
+    const more = vms.length > 3 ? ` and ${vms.length - 3} more` : '';
+    problems.push({
+      file: join(template, 'common/context.ini'),
+      key: `[nic "${m}"]`,
+      value: m,
+      why: `no NIC of ${vms.slice(0, 3).join(', ')}${more} has this MAC; the agent would refuse the whole context (remove the section: the batch writes each VM's NIC)`,
+    });
+  }
   return { vms: plans, problems: [...dedupe(problems), ...collapse(perVm)], warnings };
+}
+
+/** Why an existing disk must not be recreated now, or undefined: only a domain libvirt reports shut off (or does not know) and an image no QEMU holds. */
+async function recreateRefusal(name: string, disk: string, format: string, opts: PlanOptions): Promise<string | undefined> {
+  if (format === 'xl') return 'cannot ask libvirt whether an xl domain is running; --recreate-disks is for libvirt domains';
+  const state = await opts.domainState?.(name);
+  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${opts.stateUri}; shut it down before --recreate-disks`;
+  if (await imageInUse(disk)) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
+  return undefined;
+}
+
+/** Where a VM's `key` was written: its own section, its group or [defaults] (for keys set nowhere: the VM's section). */
+function at(vm: VmRequest, key: string): string {
+  return vm.settings.origin[key] ?? vm.where.replace(/^(\[group [^\]]+\]) .*$/, '$1');
+}
+
+/** "a, b, c and 5 more". */
+function listSome(items: string[]): string {
+  return `${items.slice(0, 3).join(', ')}${items.length > 3 ? ` and ${items.length - 3} more` : ''}`;
 }
 
 /** '--post-install-mode' -> 'post_install_mode': flag names back to inventory keys. */
@@ -388,7 +539,10 @@ function inventoryKey(flagKey: string | undefined): string {
 
 interface VmProblem {
   file: string;
+  /** The VM the problem is about. */
   where: string;
+  /** The section where the offending value was written (the VM's own section, or [defaults]/[group]). */
+  at: string;
   key?: string;
   value?: string;
   why: string;
@@ -398,16 +552,21 @@ interface VmProblem {
 function collapse(list: VmProblem[]): Problem[] {
   const groups = new Map<string, { p: VmProblem; wheres: string[] }>();
   for (const p of list) {
-    const sig = JSON.stringify([p.file, p.key, p.value, p.why]);
+    const sig = JSON.stringify([p.file, p.at, p.key, p.value, p.why]);
     const g = groups.get(sig);
     if (g) {
       if (!g.wheres.includes(p.where)) g.wheres.push(p.where);
     } else groups.set(sig, { p, wheres: [p.where] });
   }
   return [...groups.values()].map(({ p, wheres }) => {
-    const others = wheres.slice(1);
-    const also = others.length === 0 ? '' : ` (also ${others.slice(0, 3).join(', ')}${others.length > 3 ? ` and ${others.length - 3} more` : ''})`;
-    return { file: p.file, key: p.key ? `${wheres[0]} ${p.key}` : wheres[0], value: p.value, why: p.why + also };
+    if (p.at === wheres[0]) {
+      // Written in the VM's own section: "[vm a] key ... (also [vm b], ...)" when the same cause repeats.
+      const others = wheres.slice(1);
+      const also = others.length === 0 ? '' : ` (also ${listSome(others)})`;
+      return { file: p.file, key: p.key ? `${p.at} ${p.key}` : p.at, value: p.value, why: p.why + also };
+    }
+    // Written in [defaults] or a [group]: that section is named, then the VMs it hurts.
+    return { file: p.file, key: p.key ? `${p.at} ${p.key}` : p.at, value: p.value, why: `${p.why} (for ${listSome(wheres)})` };
   });
 }
 

@@ -51,12 +51,50 @@ export function parsePool(spec: string, prefixText: string | undefined): { pool?
 
 /** The next `count` free addresses, in order; fewer if the pool runs out. */
 export function allocate(pool: Pool, count: number, taken: Set<string>): string[] {
+  const a = new Allocator(pool, taken);
   const out: string[] = [];
-  for (let n = pool.first; n <= pool.last && out.length < count; n++) {
-    const a = numberToIPv4(n);
-    if (!taken.has(a)) out.push(a);
+  while (out.length < count) {
+    const x = a.next();
+    if (x === undefined) break;
+    out.push(x);
   }
   return out;
+}
+
+/**
+ * First-free allocation, one VM at a time. `next(ok)` skips addresses `ok` refuses (e.g. one whose
+ * derived MAC is taken) without consuming them, so a later VM with another MAC rule can still get it.
+ */
+export class Allocator {
+  private cursor: number;
+  constructor(
+    private readonly pool: Pool,
+    private readonly taken: Set<string>,
+  ) {
+    this.cursor = pool.first;
+  }
+
+  take(address: string): void {
+    this.taken.add(address);
+  }
+
+  next(ok: (address: string) => boolean = () => true): string | undefined {
+    for (let n = this.cursor; n <= this.pool.last; n++) {
+      const a = numberToIPv4(n);
+      if (this.taken.has(a) || !ok(a)) continue;
+      this.taken.add(a);
+      while (this.cursor <= this.pool.last && this.taken.has(numberToIPv4(this.cursor))) this.cursor++;
+      return a;
+    }
+    return undefined;
+  }
+
+  /** Free addresses left (for the exhaustion message). */
+  free(): number {
+    let n = 0;
+    for (let i = this.pool.first; i <= this.pool.last; i++) if (!this.taken.has(numberToIPv4(i))) n++;
+    return n;
+  }
 }
 
 export function poolSize(pool: Pool): number {

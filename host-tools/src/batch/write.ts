@@ -7,18 +7,32 @@
 import { isoFromFiles } from '../context-build.js';
 import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
+import { ContextError } from '../../../lib/context/errors.js';
+import { ExternalError } from '../errors.js';
+import { join } from 'node:path';
 import { WriteTxn } from '../io.js';
+import { MANIFEST_NAME, manifestText, type Manifest } from './manifest.js';
 import { createOverlay } from '../overlay.js';
 import type { VmPlan } from './plan.js';
 
 export interface WriteOptions {
+  /** Existing ISOs and configs may be replaced (--force, --contexts-only, --recreate-disks). */
   force: boolean;
   mtime?: Date;
   outDir: string;
+  /** Written (or rewritten) as OUTDIR/.contextgen.json with the batch. */
+  manifest?: Manifest;
   /** Called after each VM is written. */
   onVm?: (vm: VmPlan) => void;
   /** VMs in flight at once (I/O overlap, not CPU parallelism). */
   concurrency?: number;
+}
+
+/** Prefixes a write failure with the VM it hit (the message already names the real output path). */
+function forVm(vm: VmPlan, e: unknown): unknown {
+  if (e instanceof ExternalError) return new ExternalError(`VM ${vm.name} (${vm.where}): ${e.message}`);
+  if (e instanceof ContextError) return new ContextError(e.problems.map((p) => ({ ...p, why: `${p.why} (VM ${vm.name})` })));
+  return e;
 }
 
 export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ files: number }> {
@@ -31,13 +45,17 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
     const worker = async () => {
       while (next < vms.length && !failed) {
         const vm = vms[next++]!;
-        await txn.mkdirp(vm.dir);
+        await txn.mkdirOwn(vm.dir).catch((e: unknown) => Promise.reject(forVm(vm, e)));
         const iso = isoFromFiles(vm.files, { label: vm.label, mtime: o.mtime });
         const cfg = vm.format === 'xl' ? xlConfig(vm.domain) : libvirtDomainXml(vm.domain);
-        await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]);
+        await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]).catch((e: unknown) => Promise.reject(forVm(vm, e)));
         files += 2;
-        if (vm.overlay) {
-          await createOverlay({ backing: vm.overlay.backing, backingFormat: vm.overlay.backingFormat, output: vm.overlay.path, sizeBytes: vm.overlay.sizeBytes, force: o.force }, txn);
+        // An existing disk holds the guest's data: it is kept unless --recreate-disks chose to replace it.
+        if (vm.overlay && !vm.overlay.keep) {
+          const ov = vm.overlay;
+          await createOverlay({ backing: ov.backing, backingFormat: ov.backingFormat, output: ov.path, sizeBytes: ov.sizeBytes, force: ov.recreate }, txn).catch((e: unknown) =>
+            Promise.reject(forVm(vm, e)),
+          );
           files += 1;
         }
         o.onVm?.(vm);
@@ -55,6 +73,7 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
     );
     const firstError = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (firstError) throw firstError.reason;
+    if (o.manifest) await txn.writeFile(join(o.outDir, MANIFEST_NAME), manifestText(o.manifest), 0o644, true);
     await txn.commit();
   } catch (e) {
     await txn.rollback();

@@ -7,12 +7,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
-import { EXIT, ExternalError, type ExitCode } from '../errors.js';
+import { EXIT, ExternalError, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
 import { readInventory } from '../batch/inventory.js';
-import { defineDomain, scanLibvirt, scanOutDir, type ExistingVm } from '../batch/existing.js';
+import { defineDomain, domainState, scanLibvirt, scanOutDir, type ExistingVm } from '../batch/existing.js';
 import { planBatch, type VmPlan } from '../batch/plan.js';
 import { writeBatch } from '../batch/write.js';
+import { loadManifest } from '../batch/manifest.js';
 import { resolveMtime } from './iso.js';
 
 export interface BatchOptions {
@@ -22,6 +23,12 @@ export interface BatchOptions {
   connect?: string;
   dryRun?: boolean;
   force?: boolean;
+  /** Regenerate contexts and configs of existing VMs; never create or touch disks. */
+  contextsOnly?: boolean;
+  /** Recreate existing overlays (refused while libvirt reports the domain running). */
+  recreateDisks?: boolean;
+  /** false: do not require `disk = PATH` images to exist here (generating for another host). */
+  checkPaths?: boolean;
   mtime?: string;
   /** VMs in flight while writing (default 4). */
   concurrency?: number;
@@ -53,13 +60,28 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   if (early.length && inventory.vms.length === 0) throw new ContextError(early);
 
   const outDir = resolve(io.cwd, o.out ?? '.');
+  const m = await loadManifest(outDir);
+  if ('problem' in m) throw new ContextError([m.problem]);
   const scanned = await scanOutDir(outDir);
   for (const w of scanned.warnings) io.err(`contextgen: warning: ${w}`);
   const existing: ExistingVm[] = [...scanned.vms];
   const uri = o.connect ?? 'qemu:///system';
   if (o.define) existing.push(...(await scanLibvirt(uri)));
 
-  const plan = await planBatch(inventory, { outDir, force: !!o.force, existing, defineUri: o.define ? uri : undefined });
+  if (o.contextsOnly && o.recreateDisks) throw new UsageError('--contexts-only and --recreate-disks contradict each other');
+  const regen = !!(o.force || o.contextsOnly || o.recreateDisks);
+  const plan = await planBatch(inventory, {
+    outDir,
+    force: !!o.force,
+    contextsOnly: o.contextsOnly,
+    recreateDisks: o.recreateDisks,
+    domainState: (name) => domainState(uri, name),
+    stateUri: uri,
+    existing,
+    defineUri: o.define ? uri : undefined,
+    seed: m.manifest.seed,
+    checkPaths: o.checkPaths,
+  });
   for (const w of plan.warnings) io.err(`contextgen: warning: ${w}`);
   if (early.length || plan.problems.length) throw new ContextError([...early, ...plan.problems]);
 
@@ -72,7 +94,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   bar?.start(plan.vms.length, 0);
   let written: { files: number };
   try {
-    written = await writeBatch(plan.vms, { force: !!o.force, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
+    written = await writeBatch(plan.vms, { manifest: m.manifest, force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
   } finally {
     bar?.stop();
   }

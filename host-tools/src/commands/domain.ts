@@ -1,6 +1,7 @@
 /**
  * `contextgen domain`: one libvirt domain XML or xl config for a VM with the context ISO attached.
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
 import { parseIPv4 } from '../../../lib/net/ip.js';
@@ -22,7 +23,11 @@ import {
 } from '../domain/spec.js';
 import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
-import { exists, writeOneFile, type Io } from '../io.js';
+import type { Context } from '../../../lib/context/model.js';
+import { parseContext } from '../../../lib/context/index.js';
+import { IsoError, openIso, readAllFiles } from '../../../lib/iso9660/index.js';
+import { checkContextNics } from '../nic-check.js';
+import { exists, outputProblem, writeOneFile, type Io } from '../io.js';
 import { checkIpMacPrefix, checkMac, KVM_OUI, LEGACY_IP_PREFIX, macForIpv4, randomMac, XEN_OUI } from '../mac.js';
 import { qemuImgInfo } from '../overlay.js';
 import { checkInt, checkUuid, newUuid } from '../values.js';
@@ -89,6 +94,27 @@ export function parseNicOption(
   return { nic: { mac, source: bridge !== undefined ? { kind: 'bridge', name: bridge } : { kind: 'network', name: network! } } };
 }
 
+/** The context on an ISO as the agent reads it; a file that is not an ISO, or a broken context, is a problem naming --context. */
+function readIsoContext(path: string, given: string): { context: Context } | { problems: Problem[] } {
+  let img;
+  try {
+    // Opening a FIFO or device named as the ISO would block or read the wrong thing.
+    if (!statSync(path).isFile()) return { problems: [{ file: CLI, key: '--context', value: given, why: 'not a regular file' }] };
+    img = openIso(path);
+  } catch (e) {
+    const why = e instanceof IsoError ? `not an ISO 9660 image (${e.message})` : `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    return { problems: [{ file: CLI, key: '--context', value: given, why }] };
+  }
+  try {
+    return { context: parseContext(readAllFiles(img)) };
+  } catch (e) {
+    if (!(e instanceof ContextError)) throw e;
+    return { problems: e.problems.map((p) => ({ ...p, file: `${given}: ${p.file}` })) };
+  } finally {
+    img.close();
+  }
+}
+
 export interface DomainResult {
   spec: DomainSpec;
   format: DomainFormat;
@@ -123,8 +149,14 @@ export async function runDomain(o: DomainOptions, io: Io): Promise<DomainResult>
   const disk = resolve(io.cwd, o.disk);
   const context = resolve(io.cwd, o.context);
   const out = resolve(io.cwd, o.out);
+  let isoContext: Context | undefined;
   if (o.checkPaths !== false) {
     if (!(await exists(context))) problems.push({ file: CLI, key: '--context', value: o.context, why: 'context ISO does not exist (or pass --no-check-paths)' });
+    else {
+      const r = readIsoContext(context, o.context);
+      if ('problems' in r) problems.push(...r.problems);
+      else isoContext = r.context;
+    }
     if (!(await exists(disk))) problems.push({ file: CLI, key: '--disk', value: o.disk, why: 'disk image does not exist (or pass --no-check-paths)' });
     else {
       // A raw image declared qcow2 (or the reverse) does not boot; read the header to be sure.
@@ -133,7 +165,8 @@ export async function runDomain(o: DomainOptions, io: Io): Promise<DomainResult>
       else if (!diskFormat && (DISK_FORMATS as readonly string[]).includes(found)) diskFormat = found as DiskFormat;
     }
   }
-  if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+  const outWhy = await outputProblem(out, !!o.force);
+  if (outWhy) problems.push({ file: out, why: outWhy });
 
   const spec: DomainSpec = {
     name: o.name,
@@ -151,7 +184,14 @@ export async function runDomain(o: DomainOptions, io: Io): Promise<DomainResult>
     // memory/vcpus were reported above with the operator's text.
     if (p.key !== '--memory' && p.key !== '--vcpus') problems.push(p);
   }
+  const warnings: string[] = [];
+  if (isoContext) {
+    const c = checkContextNics(isoContext, nics.map((n) => n.mac), `${o.context}: common/context.ini`, `domain ${o.name}`);
+    problems.push(...c.problems);
+    warnings.push(...c.warnings);
+  }
   if (problems.length) throw new ContextError(problems);
+  for (const w of warnings) io.err(`contextgen: warning: ${w}`);
 
   const text = format === 'xl' ? xlConfig(spec) : libvirtDomainXml(spec);
   await writeOneFile(out, text, { force: !!o.force });

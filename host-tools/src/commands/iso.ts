@@ -4,8 +4,9 @@
 import { resolve } from 'node:path';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
-import { describeContext, finalizeContext, isoFromFiles, loadContextDir, readInputFile, startingContext, type FinalContext } from '../context-build.js';
-import { exists, writeOneFile, type Io } from '../io.js';
+import type { ContextFiles } from '../../../lib/context/model.js';
+import { describeContext, finalizeContext, finalizeFromDir, isoFromFiles, loadContextDir, readInputFile, startingContext, type FinalContext } from '../context-build.js';
+import { outputProblem, writeOneFile, type Io } from '../io.js';
 import { checkMtime, checkVolumeLabel } from '../values.js';
 import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
 import type { Manifest } from '../../../lib/signing/index.js';
@@ -52,14 +53,16 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
   const l = checkVolumeLabel(label);
   if (!l.ok) problems.push({ file: CLI, key: '--label', value: label, why: l.why });
   const mtime = resolveMtime(o.mtime, io.env, problems);
-  if (!o.force && (await exists(out))) problems.push({ file: out, why: 'output exists; use --force to overwrite' });
+  const outWhy = await outputProblem(out, !!o.force);
+  if (outWhy) problems.push({ file: out, why: outWhy });
   const signer = await signerFromFlags(o, io.cwd, new Date(), problems);
 
   let base = startingContext();
   let extras = new Map<string, Buffer>();
+  let dirFiles: ContextFiles | undefined;
   if (o.from !== undefined) {
     try {
-      ({ context: base, extras } = await loadContextDir(resolve(io.cwd, o.from)));
+      ({ context: base, extras, files: dirFiles } = await loadContextDir(resolve(io.cwd, o.from)));
     } catch (e) {
       if (!(e instanceof ContextError)) throw e;
       problems.push(...e.problems);
@@ -96,7 +99,9 @@ export async function runIso(o: IsoOptions, io: Io): Promise<IsoResult> {
     problems.push(...e.problems);
   }
   if (problems.length || !ctx) throw new ContextError(problems);
-  const final = finalizeContext(ctx, extras);
+  // With --from, the directory's files are kept byte for byte unless a flag changed them.
+  const final = dirFiles ? finalizeFromDir({ context: base, extras, files: dirFiles }, ctx) : finalizeContext(ctx, extras);
+  if ('mixed' in final && !final.mixed) io.err(`contextgen: warning: ${o.from}: the flags' changes do not combine with the directory's files as written; every model file was re-serialized`);
   const signed = signer ? signFiles(final.files, label, signer, final.parsed.instanceId) : undefined;
   const iso = isoFromFiles(signed?.files ?? final.files, { label, mtime });
   await writeOneFile(out, iso, { force: !!o.force });

@@ -10,10 +10,11 @@ export interface OverlayOptions {
   out: string;
   size?: string;
   force?: boolean;
+  recreateDisks?: boolean;
 }
 
 export async function runOverlay(o: OverlayOptions, io: Io): Promise<OverlayPlan> {
-  const plan = await planOverlay({ backing: o.backing, backingFormat: o.backingFormat, output: o.out, size: o.size, force: !!o.force }, io.cwd);
+  const plan = await planOverlay({ backing: o.backing, backingFormat: o.backingFormat, output: o.out, size: o.size, force: !!o.force, recreate: !!o.recreateDisks }, io.cwd);
   const txn = new WriteTxn(plan.force);
   try {
     await createOverlay(plan, txn);
