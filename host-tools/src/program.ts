@@ -15,6 +15,7 @@ import { inspectLines, runInspect } from './commands/inspect.js';
 import { runValidate } from './commands/validate.js';
 import { runBatchCommand } from './commands/batch.js';
 import { keygenSummary, runKeygen } from './commands/keygen.js';
+import { runList, runRemove } from './commands/fleet.js';
 import { describeContext } from './context-build.js';
 import { CDROM_BUSES, DISK_FORMATS, DOMAIN_FORMATS, GUEST_TYPES, HYPERVISORS } from './domain/spec.js';
 
@@ -148,6 +149,27 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--no-check-paths', 'do not require disk = PATH images to exist here')
     .action(async (inventory: string, o) => {
       setCode(await runBatchCommand({ inventory, ...o }, io));
+    });
+
+  program
+    .command('list')
+    .description('list the VMs a batch recorded in OUTDIR (name, address, MAC, UUID, libvirt URI, directory)')
+    .option('-o, --out <dir>', 'batch output directory', '.')
+    .action(async (o: { out?: string }) => {
+      for (const l of await runList(o, io)) io.out(l);
+      setCode(EXIT.ok);
+    });
+
+  program
+    .command('remove')
+    .description('undefine recorded VMs and delete only the files and disks contextgen made for them')
+    .argument('<names...>', 'VM names')
+    .option('-o, --out <dir>', 'batch output directory', '.')
+    .option('--force', 'stop a running domain first (otherwise it is refused)')
+    .action(async (names: string[], o: { out?: string; force?: boolean }) => {
+      const r = await runRemove({ names, ...o }, io);
+      io.out(`removed ${r.removed.join(', ')}${r.kept.length ? `; kept ${r.kept.length} file(s) not made or changed since: ${r.kept.join(', ')}` : ''}`);
+      setCode(EXIT.ok);
     });
 
   program

@@ -511,3 +511,47 @@ describe('contextgen batch: errors name where the value was written; paths, pool
     ]);
   });
 });
+
+describe('contextgen list / remove over the OUTDIR manifest (issue 12 row 10, part)', () => {
+  it('list shows what was made; remove deletes only what contextgen made and undefines, refusing a running domain', async () => {
+    writeFileSync(join(dir, 'fleet.ini'), `${DEFAULTS()}\n[group f]\ncount = 3\n[vm test]\n`);
+    const out = join(dir, 'out-fleet');
+    const dry = await cg(['batch', 'fleet.ini', '-o', out, '--dry-run', '--define', '--connect', 'test:///default', '--force'], { cwd: dir });
+    // "test" exists in test:///default, so --force adopts its UUID; the others are new.
+    expect(dry.code).toBe(0);
+    expect((await cg(['batch', 'fleet.ini', '-o', out, '--define', '--connect', 'test:///default', '--force'], { cwd: dir })).code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, '.contextgen.json'), 'utf8'));
+    expect(Object.keys(manifest.vms).sort()).toEqual(['f01', 'f02', 'f03', 'test']);
+    expect(manifest.vms.f01.files['context.iso']).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.vms.f01.disks).toEqual(['overlay.qcow2']);
+
+    const l = await cg(['list', '-o', out], { cwd: dir });
+    expect(l.code).toBe(0);
+    const planned = dry.out.slice(0, -1).map((x) => x.split('\t').slice(0, 4).join('\t')).sort();
+    expect(l.out.map((x) => x.split('\t').slice(0, 4).join('\t'))).toEqual(planned);
+    expect(l.out[0]!.split('\t')[4]).toBe('test:///default');
+
+    writeFileSync(join(out, 'f02', 'notes.txt'), 'mine\n');
+    writeFileSync(join(out, 'f03', 'context.iso'), 'edited by hand\n');
+    const r = await cg(['remove', 'f01', 'f02', 'f03', '-o', out], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([`contextgen: warning: ${join(out, 'f03', 'context.iso')}: changed since contextgen wrote it; kept`]);
+    expect(existsSync(join(out, 'f01'))).toBe(false);
+    expect(readdirSync(join(out, 'f02'))).toEqual(['notes.txt']);
+    expect(readdirSync(join(out, 'f03'))).toEqual(['context.iso']);
+    expect((await cg(['list', '-o', out], { cwd: dir })).out.map((x) => x.split('\t')[0])).toEqual(['test']);
+
+    // libvirt's test driver reports its "test" domain running: refused without --force, nothing removed.
+    const running = await cg(['remove', 'test', 'nosuch', '-o', out], { cwd: dir });
+    expect(running.code).toBe(1);
+    expect(running.err).toEqual([
+      `contextgen: ${join(out, '.contextgen.json')}: test: domain is running at test:///default; shut it down or pass --force to stop it`,
+      `contextgen: ${join(out, '.contextgen.json')}: nosuch: no such VM in the manifest`,
+    ]);
+    expect(readdirSync(join(out, 'test')).sort()).toEqual(['context.iso', 'domain.xml', 'overlay.qcow2']);
+    const forced = await cg(['remove', 'test', '-o', out, '--force'], { cwd: dir });
+    expect(forced.err).toEqual([]);
+    expect(existsSync(join(out, 'test'))).toBe(false);
+    expect((await cg(['list', '-o', out], { cwd: dir })).out).toEqual([]);
+  });
+});

@@ -12,10 +12,27 @@ import type { Problem } from '../../../lib/context/errors.js';
 
 export const MANIFEST_NAME = '.contextgen.json';
 
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const VmRecord = z.object({
+  uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+  mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/),
+  address: z.string().optional(),
+  prefix: z.number().int().min(0).max(32).optional(),
+  /** libvirt URI the domain was defined at (only when --define). */
+  uri: z.string().optional(),
+  /** Files contextgen wrote in the VM directory (names relative to it) with their sha256. */
+  files: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), Sha256),
+  /** Disk images contextgen created there (their content is the guest's, so no hash). */
+  disks: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)),
+});
+export type VmRecord = z.infer<typeof VmRecord>;
+
 const ManifestSchema = z.object({
   version: z.literal(1),
   /** 64 hex digits: the input of every derived MAC and UUID of this OUTDIR. */
-  seed: z.string().regex(/^[0-9a-f]{64}$/),
+  seed: Sha256,
+  /** What was made for each VM, by name. */
+  vms: z.record(z.string(), VmRecord).default({}),
 });
 export type Manifest = z.infer<typeof ManifestSchema>;
 
@@ -33,7 +50,7 @@ export async function loadManifest(outDir: string): Promise<{ manifest: Manifest
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const seed = createHash('sha256').update(`contextgen-seed-v1\0${hostname()}\0${outDir}`).digest('hex');
-      return { manifest: { version: 1, seed }, exists: false };
+      return { manifest: { version: 1, seed, vms: {} }, exists: false };
     }
     return { problem: { file, why: `cannot read the batch manifest: ${code ?? (e as Error).message}` } };
   }

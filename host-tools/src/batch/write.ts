@@ -9,9 +9,12 @@ import { libvirtDomainXml } from '../domain/libvirt.js';
 import { xlConfig } from '../domain/xl.js';
 import { ContextError } from '../../../lib/context/errors.js';
 import { ExternalError } from '../errors.js';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
 import { WriteTxn } from '../io.js';
-import { MANIFEST_NAME, manifestText, type Manifest } from './manifest.js';
+import { MANIFEST_NAME, manifestText, type Manifest, type VmRecord } from './manifest.js';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 import { createOverlay } from '../overlay.js';
 import type { VmPlan } from './plan.js';
 
@@ -22,6 +25,8 @@ export interface WriteOptions {
   outDir: string;
   /** Written (or rewritten) as OUTDIR/.contextgen.json with the batch. */
   manifest?: Manifest;
+  /** Recorded in the manifest as where the domains are defined (--define). */
+  defineUri?: string;
   /** Called after each VM is written. */
   onVm?: (vm: VmPlan) => void;
   /** VMs in flight at once (I/O overlap, not CPU parallelism). */
@@ -37,6 +42,7 @@ function forVm(vm: VmPlan, e: unknown): unknown {
 
 export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ files: number }> {
   const txn = new WriteTxn(o.force);
+  const records = new Map<string, VmRecord>();
   let files = 0;
   try {
     await txn.mkdirp(o.outDir);
@@ -49,6 +55,17 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
         const iso = isoFromFiles(vm.files, { label: vm.label, mtime: o.mtime });
         const cfg = vm.format === 'xl' ? xlConfig(vm.domain) : libvirtDomainXml(vm.domain);
         await Promise.all([txn.writeFile(vm.isoPath, iso, 0o644), txn.writeFile(vm.domainPath, cfg, 0o644)]).catch((e: unknown) => Promise.reject(forVm(vm, e)));
+        const prev = o.manifest?.vms[vm.name];
+        const disks = new Set(prev?.disks ?? []);
+        if (vm.overlay && !vm.overlay.keep) disks.add(basename(vm.overlay.path));
+        records.set(vm.name, {
+          uuid: vm.uuid,
+          mac: vm.mac,
+          ...(vm.address ? { address: vm.address, prefix: vm.prefix } : {}),
+          ...(o.defineUri ? { uri: o.defineUri } : prev?.uri ? { uri: prev.uri } : {}),
+          files: { [basename(vm.isoPath)]: sha256(iso), [basename(vm.domainPath)]: sha256(cfg) },
+          disks: [...disks],
+        });
         files += 2;
         // An existing disk holds the guest's data: it is kept unless --recreate-disks chose to replace it.
         if (vm.overlay && !vm.overlay.keep) {
@@ -73,7 +90,10 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
     );
     const firstError = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (firstError) throw firstError.reason;
-    if (o.manifest) await txn.writeFile(join(o.outDir, MANIFEST_NAME), manifestText(o.manifest), 0o644, true);
+    if (o.manifest) {
+      const vms = { ...o.manifest.vms, ...Object.fromEntries(records) };
+      await txn.writeFile(join(o.outDir, MANIFEST_NAME), manifestText({ ...o.manifest, vms }), 0o644, true);
+    }
     await txn.commit();
   } catch (e) {
     await txn.rollback();

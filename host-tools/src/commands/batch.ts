@@ -94,7 +94,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
   bar?.start(plan.vms.length, 0);
   let written: { files: number };
   try {
-    written = await writeBatch(plan.vms, { manifest: m.manifest, force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
+    written = await writeBatch(plan.vms, { manifest: m.manifest, defineUri: o.define ? uri : undefined, force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });
   } finally {
     bar?.stop();
   }
