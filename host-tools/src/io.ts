@@ -6,6 +6,7 @@
  * meanwhile) or rename() when overwriting is allowed (--force). Directories are fsynced once per batch
  * of writes so the new names survive a crash.
  */
+import { describeKind, kindOf as fsKindOf } from '../../lib/fs/errors.js';
 import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import type { Stats } from 'node:fs';
@@ -35,15 +36,9 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** What an lstat found, in words, for refusals. */
+/** What an lstat found, in words, for refusals (the agent's fs layer names kinds the same way). */
 function kindOf(st: Stats): string {
-  if (st.isFile()) return 'a regular file';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return `a ${describeKind(fsKindOf(st))}`;
 }
 
 /**
