@@ -104,7 +104,10 @@ suite('VM boot (networkd): signed contexts and clone identity', () => {
     // The filesystem filled the bigger disk: at least 900 MiB more than the base image holds.
     const rootBytes = Number(r.sections.get('rootfs'));
     expect(rootBytes).toBeGreaterThan(baseBytes + 900 * 1024 ** 2);
-    console.log(`identity step: ${identity?.message} (${(identity as { durationMs?: number } | undefined)?.durationMs} ms)`);
+    const grow = r.status?.stages[0]?.steps.find((s) => s.name === 'grow-root');
+    expect(grow?.result, JSON.stringify(grow)).toBe('ok');
+    const ms = (s: unknown): unknown => (s as { durationMs?: number } | undefined)?.durationMs;
+    console.log(`identity step: ${identity?.message} (${ms(identity)} ms); grow-root step: ${grow?.message} (${ms(grow)} ms)`);
   }, TIMEOUT);
 
   it('a second boot of the same instance changes nothing of its identity', async () => {

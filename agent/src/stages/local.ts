@@ -22,7 +22,6 @@ import { execa } from 'execa';
 import { decide, type Loaded, type Signer } from './decide.js';
 import { machineBinding, readTrustConfig, recordSerial, verifySource } from '../trust/signature.js';
 import type { Context } from '../../../lib/context/model.js';
-import { mergePlans } from '../types/plan.js';
 import { planGrowRoot } from '../steps/grow-root.js';
 import { planIdentity, systemRandom } from '../steps/identity.js';
 import { gatherGrowRootFacts, gatherIdentityFacts, mergeOptOuts, readIdentityConf, rootView } from '../system/identity-facts.js';
@@ -206,21 +205,33 @@ async function planWithRetry(s: StageContext, ctx: Parameters<typeof planContext
  */
 async function renewIdentity(s: StageContext, ctx: Context | undefined): Promise<void> {
   const { fs, rec, log, opts } = s;
+  const view = rootView(fs);
+  const conf = readIdentityConf(view);
+  for (const p of conf.problems) log.warn(p);
+  const optOuts = mergeOptOuts(conf.optOuts, ctx?.identity);
+  const noNetwork = { nics: [], dns: { nameservers: [], search: [] } };
   try {
     await rec.run('identity', async () => {
-      const view = rootView(fs);
-      const conf = readIdentityConf(view);
-      for (const p of conf.problems) log.warn(p);
-      const optOuts = mergeOptOuts(conf.optOuts, ctx?.identity);
       const id = planIdentity(gatherIdentityFacts(view), optOuts, systemRandom, ctx?.hostname ? { hostname: ctx.hostname } : {});
-      const plan = fs.isLive ? mergePlans(id.plan, planGrowRoot(gatherGrowRootFacts(view), optOuts)) : id.plan;
-      const msg = await applyPlanned({ plan, network: { nics: [], dns: { nameservers: [], search: [] } } }, s);
+      const msg = await applyPlanned({ plan: id.plan, network: noNetwork }, s);
       // Admins compare these on first login: on the console and in status.
       for (const k of id.hostKeys) opts.out(`contextualization: new SSH host key ${k.fingerprint}`);
       return { result: 'ok' as const, message: `${id.summary.join('; ')}; ${msg}` };
     });
   } catch (e) {
     for (const l of errorLines(e)) log.error(`identity: ${l}`);
+  }
+  // A disk only grows on the running system (an image root's disk is not ours to resize); its own step,
+  // so status.json shows the identity's cost apart from resize2fs's.
+  if (!fs.isLive) return;
+  try {
+    await rec.run('grow-root', async () => {
+      const plan = planGrowRoot(gatherGrowRootFacts(view), optOuts);
+      const msg = await applyPlanned({ plan, network: noNetwork }, s);
+      return { result: 'ok' as const, message: `${plan.notes.join('; ') || 'root filesystem checked'}; ${msg}` };
+    });
+  } catch (e) {
+    for (const l of errorLines(e)) log.error(`grow-root: ${l}`);
   }
 }
 
