@@ -98,12 +98,12 @@ export class RootFs {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return undefined;
-      if (code === 'ELOOP') throw this.notRegular(path, host, 'symlink');
+      if (code === 'ELOOP') throw this.notRegular(host, 'symlink');
       throw new FsError(`${host}: cannot open: ${(e as Error).message}`, { code, path: host, cause: e });
     }
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw this.notRegular(path, host, kindOf(st));
+      if (!st.isFile()) throw this.notRegular(host, kindOf(st));
       this.assertInside(fd, host);
       // No check of st.size up front: sysfs reports 4096 for every attribute; the read itself is bounded.
       return readAll(fd, st.size, opts.maxBytes, host);
@@ -146,7 +146,7 @@ export class RootFs {
     try {
       fd = openSync(host, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
     } catch (e) {
-      throw this.notDirectory(path, host, e);
+      throw this.notDirectory(host, e);
     }
     try {
       this.assertInside(fd, host);
@@ -221,7 +221,7 @@ export class RootFs {
     this.mkdirs(`/${parts.slice(0, -1).join('/')}`);
     const host = this.host(path);
     const st = lstatSync(host, { throwIfNoEntry: false });
-    if (st && !st.isFile() && !st.isSymbolicLink()) throw this.notRegular(path, host, kindOf(st), 'refusing to replace it');
+    if (st && !st.isFile() && !st.isSymbolicLink()) throw this.notRegular(host, kindOf(st), 'refusing to replace it');
     const tmp = join(host, '..', tempName(parts.at(-1)!));
     symlinkSync(target, tmp);
     try {
@@ -254,13 +254,11 @@ export class RootFs {
     return new FsError(`${host}: a ${describeKind(kind)}, not a block device; not probed`, { code: 'ENOTBLK', path: host });
   }
 
-  private notRegular(path: string, host: string, kind: FileKind, what = 'not read'): FsError {
-    void path;
+  private notRegular(host: string, kind: FileKind, what = 'not read'): FsError {
     return new FsError(`${host}: a ${describeKind(kind)} where a regular file is expected; ${what}`, { code: 'ENOTREG', path: host, kind });
   }
 
-  private notDirectory(path: string, host: string, cause: unknown): FsError {
-    void path;
+  private notDirectory(host: string, cause: unknown): FsError {
     const st = lstatSync(host, { throwIfNoEntry: false });
     return new FsError(`${host}: a ${describeKind(kindOf(st))} where the agent's directory is expected; refusing to use it`, { code: 'ENOTDIR', path: host, cause });
   }

@@ -29,7 +29,9 @@ import { runStage, type RunOptions, type StageContext, type StageResult } from '
 import { EXIT, errorLines } from './exit.js';
 
 /** `--iso`/`--dir` (an operator's input on the host) or undefined for discovery. */
-async function readExplicit(opts: RunOptions): Promise<{ files: ContextFiles; source: SourceStatus } | undefined> {
+type Explicit = { files: ContextFiles; source: SourceStatus };
+
+async function readExplicit(opts: RunOptions): Promise<Explicit | undefined> {
   if (opts.iso) return { files: readContextIso(opts.iso, DEFAULT_LIMITS), source: { kind: 'iso', path: opts.iso, method: 'reader' } };
   if (opts.dir) return { files: await readContextDir(opts.dir), source: { kind: 'dir', path: opts.dir } };
   return undefined;
@@ -38,26 +40,29 @@ async function readExplicit(opts: RunOptions): Promise<{ files: ContextFiles; so
 export async function runLocal(opts: RunOptions): Promise<number> {
   // An explicit --iso/--dir is an operator's command, not a boot: bad input fails fast with every problem
   // listed and nothing on disk touched (no fallback, no status, no lock file).
+  // Read once: the stage uses the very files that were checked here.
+  let explicit: Explicit | undefined;
   if (opts.iso || opts.dir) {
     const where = opts.iso ?? opts.dir;
     try {
-      parseContext((await readExplicit(opts))!.files);
+      explicit = await readExplicit(opts);
+      parseContext(explicit!.files);
     } catch (e) {
       for (const line of errorLines(e)) process.stderr.write(`contextualization: ${where}: ${line}\n`);
       return EXIT.invalidContext;
     }
   }
-  return runStage('local', opts, localStage);
+  return runStage('local', opts, (s) => localStage(s, explicit));
 }
 
-async function localStage(s: StageContext): Promise<StageResult> {
+async function localStage(s: StageContext, explicit: Explicit | undefined): Promise<StageResult> {
   const { opts, fs, rec, log } = s;
   const sys = makeSystemView(fs);
   const renderer = pickRenderer(sys, opts.backend);
   const facts = gatherFacts(fs, sys, Object.values(RENDERERS), opts.nics);
   const previous = readInstanceRecord(fs, log);
 
-  const loaded = await load(s, facts, renderer);
+  const loaded = await load(s, facts, renderer, explicit);
   const outcome = decide(loaded, previous);
   const source = loaded.kind === 'none' ? { kind: 'none' as const } : loaded.source;
   let exit: number = loaded.kind === 'refused' ? EXIT.invalidContext : EXIT.ok;
@@ -114,12 +119,11 @@ async function localStage(s: StageContext): Promise<StageResult> {
 }
 
 /** Read, parse and plan: every way a context can be unusable ends here as `refused` with its reason. */
-async function load(s: StageContext, facts: Facts, renderer: NetworkRenderer): Promise<Loaded> {
+async function load(s: StageContext, facts: Facts, renderer: NetworkRenderer, explicit: Explicit | undefined): Promise<Loaded> {
   const { opts, fs, rec, log } = s;
-  let found: { files: ContextFiles; source: SourceStatus } | undefined;
+  let found: Explicit | undefined;
   try {
     found = await rec.run('find-context', async () => {
-      const explicit = await readExplicit(opts);
       if (explicit) return { result: 'ok' as const, message: `${explicit.source.kind} ${explicit.source.path}`, found: explicit };
       const r = await discoverContext({
         fs, logger: log, label: opts.label, devices: opts.devices, timeoutMs: opts.timeoutMs, mount: opts.dryRun ? 'never' : 'auto',
