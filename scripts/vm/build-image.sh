@@ -13,10 +13,14 @@
 set -euo pipefail
 
 variant=${1:?usage: build-image.sh ifupdown|networkd|networkmanager}
+# Every variant has what an installed Debian system has besides its network stack: D-Bus (so
+# networkctl/nmcli/resolvectl talk to their daemons as on a stock image) and openssh-server (its
+# postinst generates host keys, which every clone of the image then shares until the agent resets them).
+stock_pkgs=(dbus openssh-server)
 case $variant in
-  ifupdown) variant_pkgs=(ifupdown isc-dhcp-client) ;;
-  networkd) variant_pkgs=(systemd-resolved) ;;
-  networkmanager) variant_pkgs=(network-manager) ;;
+  ifupdown) variant_pkgs=(ifupdown isc-dhcp-client "${stock_pkgs[@]}") ;;
+  networkd) variant_pkgs=(systemd-resolved "${stock_pkgs[@]}") ;;
+  networkmanager) variant_pkgs=(network-manager "${stock_pkgs[@]}") ;;
   *) echo "build-image: unknown variant '$variant'" >&2; exit 2 ;;
 esac
 
