@@ -12,6 +12,7 @@ import { AGENT_VERSION, type RunOptions } from './stages/engine.js';
 import { EXIT, UsageError, errorLines, exitCodeFor } from './stages/exit.js';
 import { runFinal } from './stages/final.js';
 import { runLocal } from './stages/local.js';
+import { runDisable, runEnable } from './stages/disable.js';
 import { formatStatus, readStatus } from './state/status.js';
 
 const BACKENDS: BackendName[] = ['ifupdown', 'networkd', 'networkmanager', 'netplan', 'ifcfg', 'ip'];
@@ -102,6 +103,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
       const final = await runFinal(o);
       setExit(local !== EXIT.ok ? local : final);
     });
+
+  /** The switch commands: the root, a dry run, and what the hand-back needs to know about the network. */
+  const switchFlags = (cmd: Command): Command => cmd
+    .option('--root <dir>', 'act on this image root instead of the running system', '/')
+    .option('--dry-run', 'print what would change and change nothing')
+    .addOption(new Option('--backend <name>', 'network backend (default: detected)').choices(BACKENDS))
+    .option('--nic <name=mac>', 'declare a NIC when the root has no /sys (repeatable)', collect)
+    .option('--log-level <level>', 'fatal|error|warn|info|debug', 'info')
+    .option('--json', 'JSON logs even on a terminal');
+  switchFlags(program.command('disable').description("turn the agent off and hand the network back to the distribution's own configuration"))
+    .option('--keep-network', "only turn the agent off: keep its network files and its edits of the distribution's")
+    .action(async (f: CommonFlags & { keepNetwork?: boolean }) => setExit(await runDisable(runOptions(f), { keepNetwork: f.keepNetwork === true })));
+  switchFlags(program.command('enable').description('turn the agent back on (the next boot applies the context)'))
+    .action(async (f: CommonFlags) => setExit(await runEnable(runOptions(f))));
 
   program.command('status')
     .description('show what the last runs of this boot did')

@@ -12,7 +12,7 @@
  */
 import {
   type Stats, closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync,
-  readdirSync, readlinkSync, readSync, realpathSync, renameSync, symlinkSync, unlinkSync,
+  readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, symlinkSync, unlinkSync,
 } from 'node:fs';
 import { isAbsolute, join, normalize, resolve as resolvePath } from 'node:path';
 import { FsError, describeKind, kindOf, type FileKind } from './errors.js';
@@ -211,6 +211,21 @@ export class RootFs {
     if (!st) return false;
     if (st.isDirectory()) throw new FsError(`${host}: a directory where a file is expected; not removed`, { code: 'EISDIR', path: host });
     unlinkSync(host);
+    fsyncDir(join(host, '..'));
+    return true;
+  }
+
+  /** Remove an empty directory (the directory itself; a link, a file or a non-empty one is left). */
+  removeEmptyDir(path: string): boolean {
+    const host = this.host(path);
+    const st = lstatSync(host, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) return false;
+    try {
+      rmdirSync(host);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOTEMPTY' || (e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new FsError(`${host}: cannot remove the empty directory: ${(e as Error).message}`, { code: (e as NodeJS.ErrnoException).code, path: host, cause: e });
+    }
     fsyncDir(join(host, '..'));
     return true;
   }

@@ -21,7 +21,7 @@ import { BIN, EXTENDED, MAC0, isoOf, newRoot, runBin, snapshot, tmp } from '../s
 import { execFileSync } from 'node:child_process';
 
 type Plant = 'symlink-abs' | 'symlink-rel' | 'fifo' | 'chardev' | 'dir' | 'file';
-type Cmd = 'local' | 'local-dry' | 'local-discover' | 'final' | 'status' | 'install';
+type Cmd = 'local' | 'local-dry' | 'local-discover' | 'final' | 'status' | 'install' | 'disable' | 'enable';
 
 const ISO = isoOf(EXTENDED);
 /** Content of the file outside the root: seeing it in the root or in the output is a leak (issue 10 row 4). */
@@ -37,6 +37,8 @@ function args(cmd: Cmd, root: string): string[] {
     case 'final': return ['final', ...run];
     case 'status': return ['status', '--root', root, '--json'];
     case 'install': return ['install', '--root', root, '--init', 'systemd', '--force'];
+    case 'disable': return ['disable', ...run];
+    case 'enable': return ['enable', '--root', root];
   }
 }
 
@@ -72,7 +74,10 @@ function cases(): Case[] {
     files.set(p, s);
   };
   for (const p of [...planned, ...FACT_PATHS, ...backups]) add(p, 'local', 'local-dry');
-  for (const p of agentFiles) add(p, 'local', 'final', 'status');
+  for (const p of agentFiles) add(p, 'local', 'final', 'status', 'disable');
+  add(PATHS.disabledFlag, 'enable');
+  // The hand-back rewrites the distribution's network files and removes ours.
+  for (const p of planned.filter((x) => x.startsWith('/etc/network/'))) add(p, 'disable');
   for (const p of installFiles) add(p, 'install');
   // Probed devices: the classic names and one scanned from /sys/block.
   for (const p of [...CLASSIC_DEVICES, '/dev/sr1']) add(p, 'local-discover');
@@ -82,7 +87,7 @@ function cases(): Case[] {
     for (const c of cmds) s.add(c);
     dirs.set(d, s);
   }
-  for (const d of agentDirs) for (const c of ['local', 'final', 'status'] as Cmd[]) (dirs.get(d) ?? dirs.set(d, new Set()).get(d)!).add(c);
+  for (const d of agentDirs) for (const c of ['local', 'final', 'status', 'disable'] as Cmd[]) (dirs.get(d) ?? dirs.set(d, new Set()).get(d)!).add(c);
   for (const d of dirs.keys()) files.delete(d);
 
   const out: Case[] = [];

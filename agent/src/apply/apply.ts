@@ -115,6 +115,10 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     fs.remove(path);
     result.removed.push(path);
   }
+  // A systemd drop-in directory (X.network.d) exists only for the drop-ins in it: the one our removed
+  // drop-in leaves empty goes too, so undoing leaves the tree as it was. Any other directory stays.
+  const dropinDirs = new Set(plan.remove.map((p) => p.slice(0, p.lastIndexOf('/'))).filter((d) => /\.(network|netdev|link)\.d$/.test(d)));
+  for (const d of dropinDirs) if (fs.removeEmptyDir(d)) result.removed.push(d);
 
   // Another machine's identity files: no backup (a copy of a shared secret or lease helps nobody).
   for (const d of plan.discard ?? []) {

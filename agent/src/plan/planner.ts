@@ -1,6 +1,6 @@
 /**
  * The pure core of the agent: (context, facts about the guest) -> Plan. No I/O here; the shell
- * (agent/src/run.ts) gathers the facts and applies the result, and --dry-run prints it.
+ * (agent/src/stages/) gathers the facts and applies the result, and --dry-run prints it.
  */
 import type { Context } from '../../../lib/context/model.js';
 import { distroConfigures, planDistroConfig } from '../network/distro/index.js';
@@ -51,6 +51,27 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
   const plan = withDistro(sparingForeign(rendered, facts.foreign), facts, renderer, { ...config, nics: [] }, rendered);
   plan.notes.push(...(facts.sys && !theirs ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   plan.remove = staleOwned(plan, facts.existingOwned);
+  return { plan, network: config };
+}
+
+/**
+ * The agent handing the network back to the distribution (`contextualization disable`): every
+ * distribution file we edited is restored, every network file of ours is removed, nothing else is
+ * touched (hostname, resolv.conf, keys stay as the last context left them). A NIC the restored
+ * configuration does not bring up is named in a note: from the next boot on it has no configuration.
+ */
+export function planHandBack(facts: Facts, renderer: NetworkRenderer): PlannedContext {
+  const config: NetworkConfig = { nics: [], dns: { nameservers: [], search: [] } };
+  const plan = withDistro(emptyPlan(), facts, renderer, config, emptyPlan());
+  plan.remove = staleOwned(plan, facts.existingOwned);
+  if (facts.sys) {
+    for (const n of facts.nics.filter((x) => x.physical)) {
+      const resolved = { name: n.name, mac: n.mac, method: 'dhcp' as const, routes: [], deleteRoutes: [], primary: false };
+      if (!distroConfigures(facts.sys, renderer.name, resolved)) {
+        plan.notes.push(`${n.name} (${n.mac}): the distribution's own ${renderer.name} configuration does not bring it up: it stays unconfigured from the next boot on (configure it yourself, or use --keep-network)`);
+      }
+    }
+  }
   return { plan, network: config };
 }
 

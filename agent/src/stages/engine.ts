@@ -45,7 +45,12 @@ export interface StageResult {
   source?: SourceStatus;
 }
 
-export async function runStage(name: string, opts: RunOptions, body: (s: StageContext) => Promise<StageResult>): Promise<number> {
+export interface StageFlags {
+  /** `disable`/`enable` act on the switch itself, so they run whether or not it is set. */
+  evenWhenDisabled?: boolean;
+}
+
+export async function runStage(name: string, opts: RunOptions, body: (s: StageContext) => Promise<StageResult>, flags: StageFlags = {}): Promise<number> {
   let fs: RootFs;
   try {
     fs = new RootFs(opts.root);
@@ -53,7 +58,7 @@ export async function runStage(name: string, opts: RunOptions, body: (s: StageCo
     for (const l of errorLines(e)) opts.logger.error(l);
     return EXIT.usage;
   }
-  const off = disabledReason(fs, PATHS.disabledFlag);
+  const off = flags.evenWhenDisabled ? undefined : disabledReason(fs, PATHS.disabledFlag);
   if (off) {
     opts.out(`contextualization: disabled (${off}); nothing done`);
     return EXIT.disabled;
