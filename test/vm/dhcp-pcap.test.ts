@@ -2,8 +2,11 @@
  * The pcap/DHCP reader on built bytes (the layouts of RFC 2131/2132 and libpcap), and the networkd DUID
  * against the published vectors: SipHash-2-4's own (Aumasson & Bernstein, appendix A) and the DUID
  * systemd's test mode asserts for machine-id 0102...10 (src/libsystemd-network/sd-dhcp-duid.c).
- * The real capture is read in test/vm/signed-identity.test.ts.
+ * And one real capture: fixtures/networkd-clone-boot.pcap is QEMU's filter-dump of a whole boot of a clone
+ * (test/vm/signed-identity.test.ts, clone A: networkd, bookworm, systemd 252), kept small (4.7 KB).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dhcpClientMessages, networkdDuid, parseDhcpClientMessage, readPcap, siphash24, splitRfc4361 } from './dhcp-pcap.js';
 
@@ -120,5 +123,22 @@ describe("networkd's DUID from a machine-id", () => {
   it('differs for different machine-ids and refuses a non-id', () => {
     expect(networkdDuid('95fd1912c86b4e31a2211fbc1dd419cb')).not.toBe(networkdDuid('95fd1912c86b4e31a2211fbc1dd419cc'));
     expect(() => networkdDuid('uninitialized')).toThrow(/not a machine-id/);
+  });
+});
+
+describe('a real capture (QEMU filter-dump, one clone booting with networkd)', () => {
+  // From the same boot's report: the machine-id the agent gave the clone, the MAC and the context's host name.
+  const MACHINE_ID = '4ab0c53b906c4b0eb660481ad80f3890';
+  const msgs = dhcpClientMessages(readFileSync(join(import.meta.dirname, 'fixtures', 'networkd-clone-boot.pcap')));
+
+  it("holds networkd's DISCOVER, REQUEST and RELEASE, one client id, the clone's MAC and host name", () => {
+    expect(msgs.map((m) => m.type)).toEqual(['DISCOVER', 'REQUEST', 'RELEASE']);
+    expect(new Set(msgs.map((m) => m.clientId))).toEqual(new Set(['ffb55e67ff00020000ab11c05cc230e0881b80']));
+    expect(msgs.every((m) => m.chaddr === '52:54:00:5e:00:0a')).toBe(true);
+    expect(msgs.slice(0, 2).map((m) => m.hostname)).toEqual(['vm-a', 'vm-a']);
+  });
+
+  it('its DUID is networkdDuid of the clone\'s machine-id (the derivation the VM test relies on)', () => {
+    expect(splitRfc4361(msgs[0]!.clientId!)?.duid).toBe(networkdDuid(MACHINE_ID));
   });
 });
