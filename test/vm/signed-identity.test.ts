@@ -3,7 +3,9 @@
  * The base image is baked with `install --trust-key`; every CD is signed with `contextgen iso --sign-key`
  * for one domain UUID (QEMU -uuid sets the SMBIOS UUID, as libvirt does from <uuid>) and one MAC.
  *  - the CD on the VM it was made for: applied, status names the signer;
- *  - the same CD on a VM with another UUID: refused whole with one line, the VM comes up by DHCP;
+ *  - the same CD on a VM with another UUID: refused whole with one line, the VM comes up by DHCP; this
+ *    VM's disk backs onto a copy of the base without its RSA and ECDSA host keys (an image built for
+ *    fast clones): its first boot makes one new ed25519 key only, and status.json gives that cost;
  *  - two overlays of one base, each with its own context (NIC by DHCP): each gets its own machine-id
  *    (not the base's), its own SSH host keys of every type the base had (sshd serves them: ssh-keyscan
  *    in the guest), its own DHCP client identity on the wire (QEMU's filter-dump pcap, option 61), and a
@@ -162,10 +164,10 @@ suite('VM boot (networkd): signed contexts and clone identity', () => {
   }
 
   /** Host keys of a clone: new for every type the base had, the files, the agent's lines and sshd all agree. */
-  function hostKeysOf(r: Booted): Record<string, string> {
+  function hostKeysOf(r: Booted, base: Record<string, string> = baseKeys): Record<string, string> {
     const files = fingerprints(r.identity.get('host-keys') ?? '');
-    expect(Object.keys(files).sort()).toEqual(Object.keys(baseKeys).sort());
-    for (const [type, fp] of Object.entries(baseKeys)) expect(files[type], type).not.toBe(fp);
+    expect(Object.keys(files).sort()).toEqual(Object.keys(base).sort());
+    for (const [type, fp] of Object.entries(base)) expect(files[type], type).not.toBe(fp);
     // sshd runs and serves exactly these keys: it started after the agent wrote them.
     expect(r.identity.get('ssh-active')?.trim()).toBe('active');
     expect(fingerprints(r.identity.get('keyscan') ?? '')).toEqual(files);
@@ -193,6 +195,19 @@ suite('VM boot (networkd): signed contexts and clone identity', () => {
     }
     const printed = [...new Set([...`${r.journal}\n${r.console}`.matchAll(/contextualization: new SSH host key (SHA256:[A-Za-z0-9+/]+)/g)].map((m) => m[1]!))];
     return { printed: printed.sort(), status, ms: identity!.durationMs ?? NaN, perKeyMs };
+  }
+
+  /** A copy of the base disk without its RSA and ECDSA host keys (debugfs on the raw ext4, no mount). */
+  async function ed25519OnlyDisk(): Promise<RunDisk> {
+    const image = join(work, 'networkd-ed25519-only.ext4');
+    await execa('cp', ['--reflink=auto', '--sparse=always', disk.image, image]);
+    const script = join(work, 'rm-host-keys.debugfs');
+    writeFileSync(script, ['rsa', 'ecdsa'].flatMap((t) => [`rm /etc/ssh/ssh_host_${t}_key`, `rm /etc/ssh/ssh_host_${t}_key.pub`]).join('\n') + '\n');
+    await execa('debugfs', ['-w', '-f', script, image]);
+    const left = (await execa('debugfs', ['-R', 'ls /etc/ssh', image])).stdout;
+    expect(left).toMatch(/ssh_host_ed25519_key\.pub/);
+    expect(left).not.toMatch(/ssh_host_(rsa|ecdsa)_key/);
+    return { ...disk, image };
   }
 
   const keys: Record<string, Record<string, string>> = {};
@@ -225,8 +240,10 @@ suite('VM boot (networkd): signed contexts and clone identity', () => {
   }, TIMEOUT);
 
   it('the same CD on a VM with another UUID is refused with one line, and the VM comes up by DHCP', async () => {
-    const overlay = await makeOverlay(disk, join(work, 'b.qcow2'));
-    const r = await boot('b', overlay, isos.a!, MAC_A, UUID_B);
+    const overlay = await makeOverlay(await ed25519OnlyDisk(), join(work, 'b.qcow2'));
+    // A's CD (made here when this test runs alone, -t): signed for UUID_A, booted on UUID_B.
+    isos.a ??= await signedIso('vm-a', { uuid: UUID_A, mac: MAC_A, instanceId: 'signed-a' });
+    const r = await boot('b', overlay, isos.a, MAC_A, UUID_B);
     expect(r.status?.result).toBe('failed');
     const sig = r.status?.stages[0]?.steps.find((s) => s.name === 'signature');
     expect(sig?.message).toMatch(/^context refused: .*UUID/);
@@ -237,6 +254,13 @@ suite('VM boot (networkd): signed contexts and clone identity', () => {
     const duid = duidOf(r);
     expect(duid).not.toBe(networkdDuid(baseMachineId));
     expect(duid).not.toBe(duids.a);
+    // The types the image had: ed25519 only, new, served by sshd, and its cost alone.
+    const edOnly = hostKeysOf(r, { ed25519: baseKeys.ed25519! });
+    expect(edOnly.ed25519).not.toBe(keys.a?.ed25519);
+    const reported = agentReported(r);
+    expect(reported.status).toEqual(edOnly);
+    expect(reported.printed).toEqual([edOnly.ed25519]);
+    console.log(`identity step (b, ed25519 only): ${reported.ms} ms; key generation ms ${JSON.stringify(reported.perKeyMs)}`);
   }, TIMEOUT);
 
   it('another overlay of the same base, 1 GiB larger, is a new machine with a grown root filesystem', async () => {
