@@ -7,3 +7,6 @@ echo
 npx tsx bench/agent.ts
 echo
 npx tsx bench/batch.ts
+
+echo
+npx tsx bench/identity.ts

@@ -113,7 +113,7 @@ describe('a clone of a bookworm image becomes a new machine', () => {
     const p = plan(bookworm('networkmanager'), {}, 4);
     expect(p.summary).toEqual([
       `machine-id: new ${p.machineId}`,
-      `SSH host keys: new ${p.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}`,
+      `SSH host keys: new ${p.hostKeys.map((k) => `${k.type} ${k.fingerprint} (${k.generateMs} ms)`).join(', ')}`,
       'DHCP client identity: 2 inherited file(s) removed (NetworkManager)',
       'random seed: new (/var/lib/systemd/random-seed)',
     ]);

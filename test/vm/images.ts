@@ -1,4 +1,4 @@
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 
@@ -53,7 +53,7 @@ async function pruneStaleCaches(keyDir: string): Promise<void> {
  * (the same command an image builder runs), and packs it into an ext4 image with `mkfs.ext4 -d`
  * (no mount needed). The kernel and initrd are taken from the copy's /boot.
  */
-export async function makeRunDisk(variant: Variant, workDir: string, opts: { trustKeys?: string[]; name?: string } = {}): Promise<RunDisk> {
+export async function makeRunDisk(variant: Variant, workDir: string, opts: { trustKeys?: string[]; name?: string; extraFiles?: GuestFile[] } = {}): Promise<RunDisk> {
   const t0 = performance.now();
   const rootfs = await cachedRootfs(variant);
   const t1 = performance.now();
@@ -65,6 +65,7 @@ export async function makeRunDisk(variant: Variant, workDir: string, opts: { tru
   try {
     await execa(AGENT_BIN, ['install', '--root', stage, ...(opts.trustKeys ?? []).flatMap((k) => ['--trust-key', k])], { all: true });
     installReportUnit(stage);
+    for (const f of opts.extraFiles ?? []) installGuestFile(stage, f);
     const boot = join(stage, 'boot');
     const files = readdirSync(boot);
     const pick = (prefix: string): string => {
@@ -109,6 +110,20 @@ function installReportUnit(root: string): void {
   mkdirSync(join(units, 'multi-user.target.wants'), { recursive: true });
   rmSync(join(units, 'multi-user.target.wants', 'vm-report.service'), { force: true });
   symlinkSync('/etc/systemd/system/vm-report.service', join(units, 'multi-user.target.wants', 'vm-report.service'));
+}
+
+/** A file a test adds to its own run disk (an extra report unit, say): content, or a symlink. */
+export type GuestFile = { path: string; content: string; mode: number } | { path: string; linkTo: string };
+
+function installGuestFile(root: string, f: GuestFile): void {
+  const dest = join(root, f.path);
+  mkdirSync(dirname(dest), { recursive: true });
+  rmSync(dest, { force: true });
+  if ('linkTo' in f) symlinkSync(f.linkTo, dest);
+  else {
+    writeFileSync(dest, f.content);
+    chmodSync(dest, f.mode);
+  }
 }
 
 /** A copy-on-write overlay of the run disk: one per guest instance, reusable for a second boot. */

@@ -35,6 +35,8 @@ export interface BootOptions {
   /** The whole console output is also written here, for post-mortems. */
   consoleLog: string;
   memoryMb?: number;
+  /** Record every frame of the user-net NIC (both ways) to this pcap file (QEMU's filter-dump). */
+  pcap?: string;
 }
 
 export interface BootResult {
@@ -77,6 +79,13 @@ export function qemuArgs(o: BootOptions): string[] {
     '-drive', `file=${o.disk},format=qcow2,if=virtio,cache=unsafe`,
     '-nic', `user,model=virtio-net-pci,mac=${o.mac}`,
   ];
+  // filter-dump needs the NIC's netdev by id; named only then, so other boots keep their argv.
+  if (o.pcap) {
+    const nic = args.lastIndexOf(`user,model=virtio-net-pci,mac=${o.mac}`);
+    if (nic < 0) throw new Error('pcap: no user-net NIC to record');
+    args[nic] = `user,id=pcapnet,model=virtio-net-pci,mac=${o.mac}`;
+    args.push('-object', `filter-dump,id=pcapdump,netdev=pcapnet,file=${o.pcap}`);
+  }
   // The SMBIOS UUID (what libvirt sets from the domain's <uuid>): what a signed context is bound to.
   if (o.uuid) args.push('-uuid', o.uuid);
   if (o.iso) {

@@ -15,6 +15,9 @@ Wants=network-pre.target
 Before=network-pre.target
 After=local-fs.target systemd-udevd.service systemd-remount-fs.service
 Before=NetworkManager.service systemd-networkd.service networking.service network.service
+# sshd must load the host keys a new instance gets here, not the base image's (sshd-keygen@ on
+# Fedora only makes missing keys, so ordering sshd itself is enough).
+Before=ssh.service ssh.socket sshd.service
 Before=shutdown.target
 Conflicts=shutdown.target
 ConditionPathExists=!/etc/contextualization/disabled
@@ -67,7 +70,7 @@ export const SYSV_INIT_SCRIPT = `#!/bin/sh
 # Provides:          contextualization
 # Required-Start:    $local_fs
 # Required-Stop:
-# X-Start-Before:    $network networking
+# X-Start-Before:    $network networking ssh sshd
 # Default-Start:     S
 # Default-Stop:
 # Short-Description: Configure this VM from its context CD

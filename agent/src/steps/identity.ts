@@ -31,6 +31,8 @@ export interface HostKeyFingerprint {
   /** SHA256:..., as `ssh-keygen -l` prints it. */
   fingerprint: string;
   publicPath: string;
+  /** Time to make the key pair (RSA's prime search dominates a new instance's identity cost). */
+  generateMs: number;
 }
 
 export interface IdentityPlan {
@@ -123,14 +125,16 @@ function hostKeys(facts: IdentityFacts, rand: IdentityRandom, opts: IdentityOpti
   const comment = `root@${opts.hostname ?? facts.hostname ?? 'localhost'}`;
   for (const type of wanted) {
     const old = had.get(type);
+    const started = performance.now();
     const key = keyFor(type, old, rand);
+    const generateMs = Math.round(performance.now() - started);
     const files = openSshKeyFiles(key, comment, rand.bytes(4).readUInt32BE(0));
     const path = `/etc/ssh/ssh_host_${type}_key`;
     plan.files.push(
       { path, content: files.privateKey, mode: 0o600, reason: `new ${files.algorithm} host key`, secret: true },
       { path: `${path}.pub`, content: files.publicLine, mode: 0o644, reason: `new ${files.algorithm} host key ${files.fingerprint}` },
     );
-    out.hostKeys.push({ type, algorithm: files.algorithm, fingerprint: files.fingerprint, publicPath: `${path}.pub` });
+    out.hostKeys.push({ type, algorithm: files.algorithm, fingerprint: files.fingerprint, publicPath: `${path}.pub`, generateMs });
     // A certificate signs the old key: it no longer matches.
     if (old?.certificatePath) discard.push({ path: old.certificatePath, reason: 'certificate of the replaced host key' });
   }
@@ -141,7 +145,7 @@ function hostKeys(facts: IdentityFacts, rand: IdentityRandom, opts: IdentityOpti
   for (const p of ssh.others) plan.notes.push(`SSH: ${p} is not a standard host key name: left as it is`);
   for (const c of ssh.customHostKeys) plan.notes.push(`SSH: ${c}: only the standard /etc/ssh/ssh_host_*_key files are renewed`);
   if (discard.length === 0) delete plan.discard;
-  out.summary.push(`SSH host keys: new ${out.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}`);
+  out.summary.push(`SSH host keys: new ${out.hostKeys.map((k) => `${k.type} ${k.fingerprint} (${k.generateMs} ms)`).join(', ')}`);
 }
 
 function keyFor(type: Exclude<HostKeyType, 'dsa'>, old: HostKeyFact | undefined, rand: IdentityRandom): KeyObject {
