@@ -18,6 +18,8 @@ Before=NetworkManager.service systemd-networkd.service networking.service networ
 # sshd must load the host keys a new instance gets here, not the base image's (sshd-keygen@ on
 # Fedora only makes missing keys, so ordering sshd itself is enough).
 Before=ssh.service ssh.socket sshd.service
+# D-Bus keeps the machine-id it read at start for the whole boot: it must read the new one.
+Before=dbus.socket dbus.service dbus-broker.service
 Before=shutdown.target
 Conflicts=shutdown.target
 ConditionPathExists=!/etc/contextualization/disabled
