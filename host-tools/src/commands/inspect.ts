@@ -2,9 +2,7 @@
  * `contextgen inspect FILE.iso`: what is on a context ISO and what the agent would make of it.
  */
 import { resolve } from 'node:path';
-import { ContextError, formatProblem, type Problem } from '../../../lib/context/errors.js';
-import type { Context } from '../../../lib/context/model.js';
-import { parseContext, validateContext } from '../../../lib/context/index.js';
+import { ContextError, formatProblem, parseContext, validateContext, type Context, type Problem } from '../../../lib/context/index.js';
 import { IsoError, openIso, readAllFiles, type IsoImage } from '../../../lib/iso9660/index.js';
 import type { Io } from '../io.js';
 import { describeContext } from '../context-build.js';
