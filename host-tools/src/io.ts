@@ -23,6 +23,8 @@ export interface Io {
   cwd: string;
   /** Whether stderr is an interactive terminal (progress bars only then). */
   isTTY: boolean;
+  /** Where progress bars are drawn (the process's stderr; a test passes its own terminal-like stream). */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export async function exists(path: string): Promise<boolean> {

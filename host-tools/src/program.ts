@@ -31,6 +31,7 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     isTTY: !!process.stderr.isTTY,
+    progress: process.stderr,
   };
 }
 
