@@ -25,7 +25,7 @@ export async function qemuImgInfo(path: string): Promise<ImageInfo> {
     // -U: read even if a running VM holds the image lock (we only read the header).
     ({ stdout } = await execa('qemu-img', ['info', '-U', '--output=json', path]));
   } catch (e) {
-    throw new ExternalError(`qemu-img info ${path}: ${toolMessage(e)}`);
+    throw new ExternalError(`qemu-img info ${path}: ${toolMessage(e)}`, { cause: e });
   }
   const j = JSON.parse(stdout) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
   return { format: j.format, virtualSize: j['virtual-size'], backingFilename: j['backing-filename'] };
@@ -129,7 +129,7 @@ export async function createOverlay(plan: OverlayPlan, txn: WriteTxn): Promise<v
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     // qemu-img names the temp file it was given; the operator knows the output path.
-    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`);
+    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`, { cause: e });
   }
   await txn.adoptTemp(tmp, plan.output, 0o644, plan.force);
 }

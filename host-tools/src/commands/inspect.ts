@@ -47,9 +47,9 @@ export async function runInspect(isoPath: string, io: Io, opts: { verifyKeys?: s
   try {
     img = openIso(file);
   } catch (e) {
-    if (e instanceof IsoError) throw new ContextError([{ file: isoPath, why: `not a readable ISO 9660 image: ${e.message}` }]);
+    if (e instanceof IsoError) throw new ContextError([{ file: isoPath, why: `not a readable ISO 9660 image: ${e.message}` }], { cause: e });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new ContextError([{ file: isoPath, why: `cannot read: ${err.code}` }]);
+    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new ContextError([{ file: isoPath, why: `cannot read: ${err.code}` }], { cause: e });
     throw e;
   }
   try {
