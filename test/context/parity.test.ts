@@ -56,18 +56,18 @@ const table = (accepted: string[], refused: string[]): Case[] => [
 ];
 
 const NIC_LABELS = table(
-  ['eth0', 'br-lan', 'eth0.100', 'enp0s3', 'a'.repeat(15), '52:54:00:12:34:56', '52-54-00-AB-CD-EF'],
-  ['a'.repeat(16), '-eth0', '.eth0', 'eth:0', 'eth/0', '01:00:5e:00:00:01', '00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '52:54:00:12:34'],
+  ['br-lan', 'eth0.100', 'a'.repeat(15), '52-54-00-AB-CD-EF'],
+  ['a'.repeat(16), '-eth0', 'eth:0', '01:00:5e:00:00:01', '00:00:00:00:00:00', '52:54:00:12:34'],
 );
 const ADDRESSES = table(
-  ['192.168.1.5/24', '10.0.0.1/8', 'fd00::5/64', '2001:db8::1/128'],
-  ['192.168.1.0/24', '192.168.1.255/24', '192.168.1.5', '192.168.1.5/33', '10.0.0.1/0', '300.1.1.1/24', '192.168.1.5/024x', 'fd00::5/129', 'fd00::5'],
+  ['192.168.1.5/24', 'fd00::5/64'],
+  ['192.168.1.0/24', '192.168.1.5', '192.168.1.5/33', '10.0.0.1/0', 'fd00::5/129'],
 );
 const HOSTNAMES = table(
-  ['web01', 'web01.example.internal', `${'a'.repeat(63)}.example`],
-  [`${'a'.repeat(64)}.example`, '-web', 'web_01', 'web01.', 'web..01', '10.0.0.1', 'wéb'],
+  ['web01.example.internal', `${'a'.repeat(63)}.example`],
+  [`${'a'.repeat(64)}.example`, 'web_01', 'web01.', '10.0.0.1', 'wéb'],
 );
-const METRICS = table(['0', '100', '3000000000', '4294967295'], ['4294967296', '-1', '1e3', '10x']);
+const METRICS = table(['0', '3000000000', '4294967295'], ['4294967296', '-1', '1e3']);
 
 describe('the agent and contextgen accept and refuse the same values', () => {
   it.each(NIC_LABELS)('nic label %o', ({ value, accepted }) => {
