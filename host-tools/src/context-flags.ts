@@ -7,7 +7,7 @@
  * the lists (order matters to resolvers, so mixing two sources would surprise).
  */
 import { ContextError, type Problem } from '../../lib/context/errors.js';
-import type { Cidr, Context, NicConfig, PostInstallMode, Route } from '../../lib/context/model.js';
+import type { Cidr, Context, NicConfig, Route } from '../../lib/context/model.js';
 import { DEFAULT_POST_INSTALL_TIMEOUT_SEC } from '../../lib/context/model.js';
 import {
   inSubnet,
@@ -17,10 +17,11 @@ import {
   parseIPv4,
   parseIPv6,
 } from '../../lib/net/ip.js';
-import { domainProblem, ifnameProblem, parseAuthorizedKey } from '../../lib/context/index.js';
-import { checkHostname, checkInstanceId, whyNot } from '../../lib/context/rules.js';
-import { checkMac } from './mac.js';
-import { checkInt, checkLine } from './values.js';
+import { checkAuthorizedKey } from '../../lib/context/authorized-keys.js';
+import { LIMITS } from '../../lib/context/limits.js';
+import {
+  checkCidrText, checkDomain, checkHostname, checkIfname, checkInstanceId, checkInt, checkLine, checkNicLabel, checkPostInstallMode, familyOf, POST_INSTALL_MODES, whyNot,
+} from '../../lib/context/rules.js';
 
 export interface ContextFlags {
   hostname?: string;
@@ -38,9 +39,9 @@ export interface ContextFlags {
   legacySubnet?: string;
 }
 
-export const POST_INSTALL_MODES: readonly PostInstallMode[] = ['per-instance', 'per-boot', 'disabled'];
-// The context's own rules (lib/context/checks.ts), so a flag is refused exactly when the agent would refuse it.
-const isIfname = (s: string): boolean => ifnameProblem(s) === undefined;
+// The context's own rules (lib/context/rules.ts), so a flag is refused exactly when the agent would refuse it.
+export { POST_INSTALL_MODES };
+const isIfname = (s: string): boolean => checkIfname(s).ok;
 
 /** "192.168.1.0/24", "fd00::/64", "default", or a bare host address (/32, /128). Undefined when malformed. */
 export function parseDestination(s: string): { cidr?: Cidr; why?: string } {
@@ -97,7 +98,7 @@ export function parseRouteSpec(spec: string): { route?: Route; why?: string } {
       if (!isIfname(val)) return { why: `device ${val} is not an interface name` };
       route.device = val;
     } else if (kw === 'metric') {
-      const m = checkInt(val, 0, 2 ** 31 - 1);
+      const m = checkInt(val, LIMITS.metric.min, LIMITS.metric.max);
       if (!m.ok) return { why: `metric ${m.why}` };
       route.metric = m.value;
     } else return { why: `unknown word "${kw}" (expected via, dev or metric)` };
@@ -135,7 +136,7 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     ctx.instanceId = f.instanceId;
   }
   if (f.domain !== undefined) {
-    const why = domainProblem(f.domain);
+    const why = whyNot(checkDomain(f.domain));
     if (why) add('--domain', f.domain, why);
     ctx.dns.domain = f.domain;
   }
@@ -148,19 +149,13 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     }
     const who = spec.slice(0, eq);
     const what = spec.slice(eq + 1);
-    let match: NicConfig['match'];
-    if (who.includes(':') || who.includes('-')) {
-      const m = checkMac(who);
-      if (!m.ok) {
-        add('--nic', spec, m.why);
-        continue;
-      }
-      match = { kind: 'mac', mac: m.value };
-    } else if (isIfname(who)) match = { kind: 'name', name: who };
-    else {
-      add('--nic', spec, `${who} is neither a MAC address nor an interface name`);
+    // The [nic "..."] label rule: a MAC is told from an interface name by its shape, so br-lan is a name.
+    const label = checkNicLabel(who);
+    if (!label.ok) {
+      add('--nic', spec, label.why);
       continue;
     }
+    const match = label.value;
     let nic = ctx.nics.find((n) => sameMatch(n.match, match));
     if (!nic) {
       nic = { match, method: 'static' };
@@ -172,14 +167,15 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
       delete nic.ipv6;
       continue;
     }
-    const c = parseCidr(what, { requireNetwork: false });
-    if (!c.cidr) {
+    // The rule of context.ini's address/ipv6 keys, which is where this value ends up.
+    const c = checkCidrText(what, undefined, false);
+    if (!c.ok) {
       add('--nic', spec, `address ${what}: ${c.why}`);
       continue;
     }
     nic.method = 'static';
-    if (parseIPv4(c.cidr.address)) nic.ipv4 = { address: c.cidr };
-    else nic.ipv6 = { address: c.cidr };
+    if (familyOf(c.value.address) === 4) nic.ipv4 = { address: c.value };
+    else nic.ipv6 = { address: c.value };
   }
 
   if (f.legacySubnet !== undefined) {
@@ -228,7 +224,7 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
   if (f.search !== undefined) {
     ownSearch = [];
     for (const s of f.search) {
-      const why = domainProblem(s);
+      const why = whyNot(checkDomain(s));
       if (why) add('--search', s, why);
       else if (!ownSearch.includes(s)) ownSearch.push(s);
     }
@@ -251,13 +247,13 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     };
   }
   if (f.postInstallMode !== undefined) {
-    if (!(POST_INSTALL_MODES as readonly string[]).includes(f.postInstallMode)) {
-      add('--post-install-mode', f.postInstallMode, `must be one of ${POST_INSTALL_MODES.join(', ')}`);
-    } else if (!ctx.postInstall) add('--post-install-mode', f.postInstallMode, 'no post-install script (give --post-install FILE)');
-    else ctx.postInstall.mode = f.postInstallMode as PostInstallMode;
+    const mode = checkPostInstallMode(f.postInstallMode);
+    if (!mode.ok) add('--post-install-mode', f.postInstallMode, mode.why);
+    else if (!ctx.postInstall) add('--post-install-mode', f.postInstallMode, 'no post-install script (give --post-install FILE)');
+    else ctx.postInstall.mode = mode.value;
   }
   if (f.postInstallTimeout !== undefined) {
-    const t = checkInt(f.postInstallTimeout, 1, 86400, 'seconds');
+    const t = checkInt(f.postInstallTimeout, LIMITS.postInstallTimeoutSec.min, LIMITS.postInstallTimeoutSec.max, 'seconds');
     if (!t.ok) add('--post-install-timeout', f.postInstallTimeout, t.why);
     else if (!ctx.postInstall) add('--post-install-timeout', f.postInstallTimeout, 'no post-install script (give --post-install FILE)');
     else ctx.postInstall.timeoutSec = t.value;
@@ -272,13 +268,13 @@ export function applyContextFlags(base: Context, f: ContextFlags, file = '<comma
     let found = 0;
     k.text.split(/\r?\n/).forEach((line, i) => {
       if (!line.trim() || line.trim().startsWith('#')) return;
-      const r = parseAuthorizedKey(line);
-      if ('why' in r) {
+      const r = checkAuthorizedKey(line);
+      if (!r.ok) {
         add('--ssh-key', k.source, `line ${i + 1}: ${r.why}`);
         return;
       }
       found++;
-      if (!ctx.authorizedKeys.includes(r.line)) ctx.authorizedKeys.push(r.line);
+      if (!ctx.authorizedKeys.includes(r.value)) ctx.authorizedKeys.push(r.value);
     });
     if (found === 0 && !problems.some((p) => p.value === k.source)) add('--ssh-key', k.source, 'no public key in file');
   }

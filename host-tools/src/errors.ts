@@ -1,6 +1,6 @@
 /**
  * Exit codes and the error kinds that map onto them. Every command reports failures by throwing one
- * of these; main.ts turns them into one line per problem on stderr and the documented exit code.
+ * of these; program.ts (main) turns them into one line per problem on stderr and the documented exit code.
  */
 import { ContextError, formatProblem, type Problem } from '../../lib/context/errors.js';
 

@@ -1,17 +1,15 @@
 /**
- * The effectful edge: atomic, no-clobber file writes with rollback.
- *
- * A write goes to a temp file in the target's directory (same filesystem), is fsynced, then put in
- * place: with link() when the target must not exist (atomic no-clobber: EEXIST if someone created it
- * meanwhile) or rename() when overwriting is allowed (--force). Directories are fsynced once per batch
- * of writes so the new names survive a crash.
+ * The effectful edge: atomic, no-clobber file writes with rollback, over lib/fs's async flavour
+ * (atomic-async.ts: temp beside the target, fsync, link() no-clobber or rename() with --force, stale
+ * temps swept; the same policy as the agent's writes). This layer adds contextgen's wording of failures
+ * (always the real output path) and transactions. Directories are fsynced once per batch of writes.
  */
-import { describeKind, kindOf as fsKindOf } from '../../lib/fs/errors.js';
-import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import { FsError, describeKind, kindOf as fsKindOf } from '../../lib/fs/errors.js';
+import { fsyncDirAsync, placeFile as placeFsFile, syncFile, writeTempFile } from '../../lib/fs/atomic-async.js';
+import { tempPathFor } from '../../lib/fs/temp.js';
 import type { Stats } from 'node:fs';
-import { lstat, mkdir, open, rename, link, unlink, rmdir, chmod } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { lstat, mkdir, unlink, rmdir, chmod } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ContextError } from '../../lib/context/errors.js';
 import { ExternalError, invalid } from './errors.js';
 
@@ -23,6 +21,8 @@ export interface Io {
   cwd: string;
   /** Whether stderr is an interactive terminal (progress bars only then). */
   isTTY: boolean;
+  /** Where progress bars are drawn (the process's stderr; a test passes its own terminal-like stream). */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export async function exists(path: string): Promise<boolean> {
@@ -69,68 +69,36 @@ export function errnoText(e: unknown): string {
   return m ? `${m[1]} (${err.code})` : err.code;
 }
 
-/** An fs failure while producing `path`, named after `path` (never the temp file it went through). */
+/**
+ * An fs failure while producing `path`, named after `path` (never the temp file it went through), as
+ * contextgen reports it: a refusal (exit 1) when the output appeared or became something else meanwhile,
+ * else an I/O failure (exit 3) with the errno.
+ */
 export function writeFailure(path: string, e: unknown): unknown {
   if (e instanceof ContextError || e instanceof ExternalError) return e;
+  if (e instanceof FsError) {
+    if (e.code === 'EEXIST') return invalid(path, undefined, undefined, 'output appeared while writing; refusing to overwrite (use --force)');
+    if (e.code === 'ENOTREG') return invalid(path, undefined, undefined, `is a ${describeKind(e.kind ?? 'file')}; --force replaces only regular files`);
+    return new ExternalError(`${path}: cannot write: ${errnoText(e.cause ?? e)}`, { cause: e });
+  }
   if (typeof (e as NodeJS.ErrnoException)?.code !== 'string') return e;
-  return new ExternalError(`${path}: cannot write: ${errnoText(e)}`);
+  return new ExternalError(`${path}: cannot write: ${errnoText(e)}`, { cause: e });
 }
 
-export function tempNameFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
+/** The temp path a write of `path` goes through (lib/fs's naming, so its sweep applies). */
+export const tempNameFor = tempPathFor;
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsc.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-/** Writes, fsyncs and closes a new temp file; the caller puts it in place. */
-async function writeTemp(tmp: string, data: Buffer | string, mode: number): Promise<void> {
-  const fh = await open(tmp, 'wx', mode);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode); // the umask may have narrowed the mode given to open()
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+export const fsyncDir = fsyncDirAsync;
 
 /**
- * Puts a finished temp file at `path`. Without overwrite, link() fails with EEXIST if the target
- * appeared since validation (never clobbers); filesystems without hard links fall back to a checked rename.
+ * Puts a finished temp file at `path`. Without overwrite, link() fails if the target appeared since
+ * validation (never clobbers); filesystems without hard links fall back to a checked rename (lib/fs).
  */
 export async function placeFile(tmp: string, path: string, overwrite: boolean): Promise<void> {
-  if (overwrite) {
-    // Checked again here: something may have been put at `path` since validation.
-    const why = await outputProblem(path, true);
-    if (why) {
-      await unlink(tmp).catch(() => undefined);
-      throw invalid(path, undefined, undefined, why);
-    }
-    await rename(tmp, path);
-    return;
-  }
   try {
-    await link(tmp, path);
-    await unlink(tmp);
+    await placeFsFile(tmp, path, { noClobber: !overwrite });
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      await unlink(tmp).catch(() => undefined);
-      throw invalid(path, undefined, undefined, 'output appeared while writing; refusing to overwrite (use --force)');
-    }
-    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw e;
-    if (await exists(path)) {
-      await unlink(tmp).catch(() => undefined);
-      throw invalid(path, undefined, undefined, 'output exists; use --force to overwrite');
-    }
-    await rename(tmp, path);
+    throw writeFailure(path, e);
   }
 }
 
@@ -180,12 +148,10 @@ export class WriteTxn {
 
   /** `replace`: whether an existing file may be replaced (default: the transaction's --force). */
   async writeFile(path: string, data: Buffer | string, mode = 0o644, replace = this.overwrite): Promise<void> {
-    const tmp = tempNameFor(path);
     try {
-      await writeTemp(tmp, data, mode);
+      const tmp = await writeTempFile(path, data, mode);
       await this.place(tmp, path, replace);
     } catch (e) {
-      await unlink(tmp).catch(() => undefined);
       throw writeFailure(path, e);
     }
   }
@@ -194,12 +160,7 @@ export class WriteTxn {
   async adoptTemp(tmp: string, path: string, mode?: number, replace = this.overwrite): Promise<void> {
     try {
       if (mode !== undefined) await chmod(tmp, mode);
-      const fh = await open(tmp, fsc.O_RDONLY);
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
+      await syncFile(tmp);
       await this.place(tmp, path, replace);
     } catch (e) {
       await unlink(tmp).catch(() => undefined);

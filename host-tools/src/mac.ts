@@ -3,8 +3,11 @@
  * address the Snooze way (last four bytes = the address; the agent's legacy rule reads it back).
  */
 import { randomBytes } from 'node:crypto';
-import { ipv4ToMac, isMulticastMac, normalizeMac } from '../../lib/net/ip.js';
-import type { Checked } from './values.js';
+import { ipv4ToMac } from '../../lib/net/ip.js';
+import type { Checked } from '../../lib/context/rules.js';
+
+/** A NIC's MAC: the context's rule (a MAC contextgen writes is one the agent accepts). */
+export { checkMac } from '../../lib/context/rules.js';
 
 /** QEMU/KVM's conventional OUI (what virt-install uses). */
 export const KVM_OUI = '52:54:00';
@@ -22,14 +25,6 @@ export function randomMac(oui: string): string {
 
 export function macForIpv4(ipv4: string, prefix2: string): string {
   return ipv4ToMac(ipv4, prefix2);
-}
-
-export function checkMac(s: string): Checked<string> {
-  const m = normalizeMac(s);
-  if (!m) return { ok: false, why: 'MAC must be six hex octets separated by ":" or "-"' };
-  if (isMulticastMac(m)) return { ok: false, why: 'MAC has the multicast bit set (first octet odd); a NIC cannot use it' };
-  if (m === '00:00:00:00:00:00') return { ok: false, why: 'the all-zero MAC is not valid' };
-  return { ok: true, value: m };
 }
 
 /** A two-octet prefix for IPv4-encoding MACs ("00:16", "02:00"); the keywords legacy/local name those two. */

@@ -10,6 +10,7 @@ import { constants as fsc } from 'node:fs';
 import { ContextError, type Problem } from '../../lib/context/errors.js';
 import { ExternalError } from './errors.js';
 import { exists, outputProblem, tempNameFor, WriteTxn } from './io.js';
+import { checkPathText } from '../../lib/context/rules.js';
 import { DISK_FORMATS, type DiskFormat } from './domain/spec.js';
 
 export interface ImageInfo {
@@ -24,7 +25,7 @@ export async function qemuImgInfo(path: string): Promise<ImageInfo> {
     // -U: read even if a running VM holds the image lock (we only read the header).
     ({ stdout } = await execa('qemu-img', ['info', '-U', '--output=json', path]));
   } catch (e) {
-    throw new ExternalError(`qemu-img info ${path}: ${toolMessage(e)}`);
+    throw new ExternalError(`qemu-img info ${path}: ${toolMessage(e)}`, { cause: e });
   }
   const j = JSON.parse(stdout) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
   return { format: j.format, virtualSize: j['virtual-size'], backingFilename: j['backing-filename'] };
@@ -76,7 +77,9 @@ export async function planOverlay(req: OverlayRequest, cwd: string, file = '<com
   const problems: Problem[] = [];
   const backing = resolve(cwd, req.backing);
   const output = resolve(cwd, req.output);
-  if (/[\u0000-\u001f\u007f]/.test(req.backing)) problems.push({ file, key: '--backing', value: req.backing, why: 'path contains a control character' });
+  // The backing path is stored in the overlay's header: the catalog's rule for a path written into a config.
+  const backingText = checkPathText(req.backing);
+  if (!backingText.ok) problems.push({ file, key: '--backing', value: req.backing, why: backingText.why });
   if (req.backingFormat !== undefined && !(DISK_FORMATS as readonly string[]).includes(req.backingFormat)) {
     problems.push({ file, key: '--backing-format', value: req.backingFormat, why: `must be one of ${DISK_FORMATS.join(', ')}` });
   }
@@ -126,7 +129,7 @@ export async function createOverlay(plan: OverlayPlan, txn: WriteTxn): Promise<v
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
     // qemu-img names the temp file it was given; the operator knows the output path.
-    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`);
+    throw new ExternalError(`qemu-img create ${plan.output}: ${toolMessage(e).replaceAll(tmp, plan.output)}`, { cause: e });
   }
   await txn.adoptTemp(tmp, plan.output, 0o644, plan.force);
 }

@@ -18,6 +18,7 @@ import { keygenSummary, runKeygen } from './commands/keygen.js';
 import { runList, runRemove } from './commands/fleet.js';
 import { describeContext } from './context-build.js';
 import { CDROM_BUSES, DISK_FORMATS, DOMAIN_FORMATS, GUEST_TYPES, HYPERVISORS } from './domain/spec.js';
+import { POST_INSTALL_MODES } from '../../lib/context/rules.js';
 
 export const VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ export function processIo(): Io {
     env: process.env,
     cwd: process.cwd(),
     isTTY: !!process.stderr.isTTY,
+    progress: process.stderr,
   };
 }
 
@@ -62,7 +64,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--domain <domain>', 'DNS domain of the host')
     .option('--route <spec>', '"N/P via G [dev D] [metric M]", "default via G" or "del default" (repeatable)', collect)
     .option('--post-install <file>', 'script the agent runs as root')
-    .addOption(new Option('--post-install-mode <mode>', 'when the script runs').choices(['per-instance', 'per-boot', 'disabled']))
+    .addOption(new Option('--post-install-mode <mode>', 'when the script runs').choices(POST_INSTALL_MODES))
     .option('--post-install-timeout <sec>', 'seconds before the script is killed')
     .option('--instance-id <id>', 'explicit instance id (else the agent hashes the context)')
     .option('--ssh-key <file>', 'OpenSSH public key file for root (repeatable)', collect)

@@ -33,7 +33,7 @@ async function readKeyFile(cwd: string, path: string, file: string, key: string)
     return { text, mode: st.mode & 0o777, full };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new ContextError([{ file, key, value: path, why: `cannot read: ${err.code ?? err.message}` }]);
+    throw new ContextError([{ file, key, value: path, why: `cannot read: ${err.code ?? err.message}` }], { cause: e });
   }
 }
 

@@ -6,7 +6,7 @@
  * file/key, so one run reports every bad value.
  */
 import { randomUUID } from 'node:crypto';
-import { bad, checkIfname, checkPathText, ok, type Checked } from '../../lib/context/rules.js';
+import { bad, checkIfname, checkPathText, hasForbiddenOrTab, ok, type Checked } from '../../lib/context/rules.js';
 
 export { checkHostLabel, checkInt, checkLine, checkMac, type Checked } from '../../lib/context/rules.js';
 
@@ -52,8 +52,15 @@ export function checkNetworkName(s: string): Checked<string> {
 export function checkConfigPath(s: string): Checked<string> {
   const text = checkPathText(s);
   if (!text.ok) return text;
-  if (/["'\\]/.test(s)) return bad('path contains a quote or backslash');
-  return ok(s);
+  return hasConfigQuote(s) ? bad('path contains a quote or backslash') : ok(s);
+}
+
+/** xl has no dependable escape in its strings, so a quote or backslash is refused in any value of a config. */
+export const hasConfigQuote = (s: string): boolean => /["'\\]/.test(s);
+
+/** Any value an xl config holds: no control character, TAB, quote or backslash. */
+export function isConfigText(s: string): boolean {
+  return !hasForbiddenOrTab(s) && !hasConfigQuote(s);
 }
 
 /** ISO 9660 volume id: up to 32 characters; d-characters plus lower case (cidata) and '-', '.'. */

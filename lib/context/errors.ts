@@ -40,8 +40,9 @@ export function formatProblem(p: Problem): string {
 /** Thrown when a context (or any operator input) is invalid; carries every problem found, not just the first. */
 export class ContextError extends Error {
   readonly problems: Problem[];
-  constructor(problems: Problem[]) {
-    super(problems.map(formatProblem).join('\n'));
+  /** `options.cause`: the error this one wraps (an errno, a parser failure), kept for diagnostics. */
+  constructor(problems: Problem[], options?: ErrorOptions) {
+    super(problems.map(formatProblem).join('\n'), options);
     this.name = 'ContextError';
     this.problems = problems;
   }

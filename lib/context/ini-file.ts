@@ -2,12 +2,10 @@
  * common/context.ini: what the Snooze layout cannot say (instance id, host name, per-NIC addresses,
  * IPv6, MTU, post-install mode). See docs/context-format.md for every key.
  *
- * Why not `ini.decode` on the whole text: it treats a lone CR as a line break, nests section names
- * at dots (`[nic "eth0.100"]`), keeps the last of duplicate keys silently and skips lines it cannot
- * read. So a strict line scanner gives the structure (and line numbers for errors), and the `ini`
- * package's own value decoding (`unsafe`: quote stripping) gives each value.
+ * Read with the one strict INI reader (lib/ini, shared with contextgen's inventories): it gives the
+ * structure with line numbers; this file gives context.ini's sections, keys and wording.
  */
-import ini from 'ini';
+import { FirstSeen, iniItems, type IniDialect } from '../ini/index.js';
 import type { Problems } from './errors.js';
 import type { Cidr, IdentityKey, NicConfig, NicMatch, PostInstallMode } from './model.js';
 import { CONTEXT_PATHS, IDENTITY_KEYS } from './model.js';
@@ -58,8 +56,6 @@ export interface IniFile {
   keyLines: Map<string, number>;
 }
 
-const KEY_LINE = /^([A-Za-z0-9_]+)[ \t]*=[ \t]*(.*)$/;
-const SECTION_LINE = /^\[(.*)\][ \t]*$/;
 const NIC_SECTION = /^nic[ \t]+"([^"]*)"$/;
 // Raw value characters that would change meaning for some INI reader (inline comments, escapes)
 // or for a shell: never needed by any value of this file.
@@ -69,18 +65,20 @@ export function matchLabel(m: NicMatch): string {
   return m.kind === 'mac' ? m.mac : m.name;
 }
 
+/** context.ini's dialect: no inline comments (a ';' or '#' stays in the value and is refused), "…" or '…' quotes. */
+const CONTEXT_INI: IniDialect = { inlineComments: false, quotes: `"'`, sectionName: /^.*$/s };
+const KEY_TEXT = /^[A-Za-z0-9_]+[ \t]*$/;
+
 function scan(buf: Buffer, problems: Problems): RawSection[] {
   const sections: RawSection[] = [];
   let current: RawSection | undefined;
   let skipping = false; // inside a section already reported as bad: its keys are not reported again
-  const seen = new Map<string, number>();
-  for (const { n, text } of readLines(FILE, buf, LIMITS.textFileBytes, problems)) {
-    const s = text.trim();
-    if (s === '' || s.startsWith('#') || s.startsWith(';')) continue;
+  const seen = new FirstSeen();
+  for (const item of iniItems(readLines(FILE, buf, LIMITS.textFileBytes, problems), CONTEXT_INI)) {
+    const { n, raw: text } = item;
     const where = `line ${n}`;
-    const sec = SECTION_LINE.exec(s);
-    if (sec) {
-      const name = sec[1]!.trim();
+    if (item.kind === 'section') {
+      const name = item.name.trim();
       current = undefined;
       skipping = true;
       let kind: SectionKind | undefined;
@@ -106,12 +104,11 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
         match = m.value;
         id = `nic ${m.value.kind}:${matchLabel(m.value)}`;
       }
-      const first = seen.get(id);
+      const first = seen.repeatOf(id, n);
       if (first !== undefined) {
         problems.add(FILE, where, text, `duplicate section (first on line ${first})`);
         continue;
       }
-      seen.set(id, n);
       if (kind === 'nic' && sections.filter((x) => x.kind === 'nic').length >= LIMITS.nics) {
         problems.add(FILE, where, text, `more than ${LIMITS.nics} NIC sections`);
         continue;
@@ -122,12 +119,11 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
       skipping = false;
       continue;
     }
-    const kv = KEY_LINE.exec(s);
-    if (!kv) {
+    if (item.kind === 'other' || !KEY_TEXT.test(item.keyText)) {
       problems.add(FILE, where, text, 'not a [section], key = value, # comment or blank line');
       continue;
     }
-    const [, key, rawValue] = kv as unknown as [string, string, string];
+    const { key, rawValue } = item;
     if (!current) {
       if (!skipping) problems.add(FILE, `${where}: ${key}`, rawValue, 'key outside a section (start with [context])');
       continue;
@@ -149,12 +145,11 @@ function scan(buf: Buffer, problems: Problems): RawSection[] {
         : `"${bad[0]}" is not allowed in a value (values are never expanded or unescaped)`);
       continue;
     }
-    const value = ini.unsafe(rawValue);
-    if (/["']/.test(value)) {
+    if (item.value === undefined) {
       problems.add(FILE, at, rawValue, 'unbalanced or embedded quotes');
       continue;
     }
-    current.values.set(key, { value, line: n });
+    current.values.set(key, { value: item.value, line: n });
   }
   return sections;
 }

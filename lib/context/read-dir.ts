@@ -35,7 +35,7 @@ export async function readContextDir(dir: string, limits: ContextReadLimits = CO
     root = await realpath(dir);
     if (!(await stat(root)).isDirectory()) throw new Error('not a directory');
   } catch (e) {
-    throw new ContextError([{ file: dir, why: `cannot read the context directory: ${(e as Error).message}` }]);
+    throw new ContextError([{ file: dir, why: `cannot read the context directory: ${(e as Error).message}` }], { cause: e });
   }
   let total = 0;
   let stopped = false;

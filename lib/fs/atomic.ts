@@ -1,13 +1,14 @@
 /**
- * Crash-safe file replacement, the one implementation: a temp file beside the target (O_EXCL|O_NOFOLLOW,
- * named so a later writer can sweep it if we die), fsync, then rename over the target (or link() for
- * no-clobber, which fails instead of replacing), then fsync the directory. A reader, or a reboot, sees
- * the old file or the new one, never half of one. Errors name the target, never the temp file.
+ * Crash-safe file replacement, synchronous flavour (the agent): a temp file beside the target
+ * (O_EXCL|O_NOFOLLOW, named so a later writer can sweep it if we die), fsync, then rename over the
+ * target (or link() for no-clobber, which fails instead of replacing), then fsync the directory. A
+ * reader, or a reboot, sees the old file or the new one, never half of one. Errors name the target,
+ * never the temp file. The policy (names, sweep, what may be replaced, the link fallback) is temp.ts's,
+ * shared with the async flavour (atomic-async.ts).
  */
 import { closeSync, constants, fchmodSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { FsError, describeKind, kindOf } from './errors.js';
-import { sweepStaleTemps, tempName } from './temp.js';
+import { basename, dirname } from 'node:path';
+import { alreadyExists, linkUnsupported, replaceRefusal, sweepStaleTemps, tempPathFor, writeFailure } from './temp.js';
 
 export interface ReplaceOptions {
   /** Fail with EEXIST instead of replacing an existing entry (atomic: link(2), not a check-then-rename). */
@@ -16,28 +17,27 @@ export interface ReplaceOptions {
   verify?: (fd: number, tmp: string) => void;
 }
 
+/** O_EXCL: never an existing file; O_NOFOLLOW: never through a link planted at the temp name. */
+export const TEMP_OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
 export function replaceFileAtomic(target: string, data: string | Uint8Array, mode: number, opts: ReplaceOptions = {}): void {
-  const st = lstatSync(target, { throwIfNoEntry: false });
-  // Only a regular file or a symlink (the link itself) is ever replaced: a FIFO, device, socket or
-  // directory at the target is someone's, and /dev/null replaced by a file breaks a host.
-  if (st && !st.isFile() && !st.isSymbolicLink()) {
-    throw new FsError(`${target}: a ${describeKind(kindOf(st))} where a regular file is expected; refusing to replace it`, { code: 'ENOTREG', path: target, kind: kindOf(st) });
+  let st;
+  try {
+    st = lstatSync(target, { throwIfNoEntry: false });
+  } catch (e) {
+    throw writeFailure(target, target, e); // ENOTDIR, EACCES on a parent: named after the target too
   }
-  if (st && opts.noClobber) throw new FsError(`${target}: already exists`, { code: 'EEXIST', path: target });
+  const refused = replaceRefusal(target, st);
+  if (refused) throw refused;
+  if (st && opts.noClobber) throw alreadyExists(target);
   const dir = dirname(target);
   sweepStaleTemps(dir, basename(target));
-  const tmp = join(dir, tempName(basename(target)));
-  const fail = (e: unknown): FsError => {
-    if (e instanceof FsError) return e;
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOSPC' ? 'no space left on the device' : code === 'EROFS' ? 'read-only file system' : (e as Error).message.replaceAll(tmp, target);
-    return new FsError(`${target}: cannot write: ${why}`, { code, path: target, cause: e });
-  };
+  const tmp = tempPathFor(target);
   let fd: number;
   try {
-    fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+    fd = openSync(tmp, TEMP_OPEN_FLAGS, mode);
   } catch (e) {
-    throw fail(e);
+    throw writeFailure(target, tmp, e);
   }
   let open = true;
   try {
@@ -48,19 +48,27 @@ export function replaceFileAtomic(target: string, data: string | Uint8Array, mod
     fsyncSync(fd);
     closeSync(fd);
     open = false;
-    if (opts.noClobber) {
-      linkSync(tmp, target);
-      unlinkSync(tmp);
-    } else {
-      renameSync(tmp, target);
-    }
+    if (opts.noClobber) placeNoClobber(tmp, target);
+    else renameSync(tmp, target);
   } catch (e) {
     if (open) try { closeSync(fd); } catch { /* already closed */ }
     try { unlinkSync(tmp); } catch { /* already gone */ }
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST' && opts.noClobber) throw new FsError(`${target}: already exists`, { code: 'EEXIST', path: target, cause: e });
-    throw fail(e);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST' && opts.noClobber) throw alreadyExists(target, e);
+    throw writeFailure(target, tmp, e);
   }
   fsyncDir(dir);
+}
+
+function placeNoClobber(tmp: string, target: string): void {
+  try {
+    linkSync(tmp, target);
+  } catch (e) {
+    if (!linkUnsupported(e)) throw e;
+    if (lstatSync(target, { throwIfNoEntry: false })) throw alreadyExists(target, e);
+    renameSync(tmp, target);
+    return;
+  }
+  unlinkSync(tmp);
 }
 
 /** fsync a directory so a rename in it survives a crash; filesystems that refuse it (tmpfs, some overlays) are fine. */

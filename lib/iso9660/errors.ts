@@ -3,8 +3,8 @@
  * malformed or hostile image the reader meets. Messages are single lines that name the thing at fault.
  */
 export class IsoError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'IsoError';
   }
 }

@@ -56,7 +56,7 @@ class FileSource implements ByteSource {
     try {
       this.fd = openSync(name, 'r');
     } catch (e) {
-      throw new IsoError(`ISO image ${JSON.stringify(name)}: cannot open (${openErrorText(e as NodeJS.ErrnoException)})`);
+      throw new IsoError(`ISO image ${JSON.stringify(name)}: cannot open (${openErrorText(e as NodeJS.ErrnoException)})`, { cause: e });
     }
     const st = fstatSync(this.fd);
     if (st.isBlockDevice()) this.size = blockDeviceSize(st.rdev);
@@ -78,7 +78,7 @@ class FileSource implements ByteSource {
       try {
         n = readSync(this.fd, out, done, len - done, pos + done);
       } catch (e) {
-        throw new IsoError(`ISO image ${JSON.stringify(this.name)}: read error at offset ${pos + done} (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+        throw new IsoError(`ISO image ${JSON.stringify(this.name)}: read error at offset ${pos + done} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { cause: e });
       }
       if (n === 0) throw new IsoError(`ISO image ${JSON.stringify(this.name)}: short read at offset ${pos + done} (image truncated?)`);
       done += n;

@@ -822,7 +822,7 @@ export async function collectDirectory(dir: string, opts: { symlinks?: 'refuse' 
   try {
     top = lstatSync(dir);
   } catch (e) {
-    throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { cause: e });
   }
   if (!top.isDirectory()) throw new IsoError(`ISO source directory ${JSON.stringify(dir)}: not a directory`);
   const out: (IsoInputFile | IsoInputSymlink)[] = [];

@@ -103,7 +103,7 @@ describe('contextgen iso --sign-key and inspect', () => {
     expect(r.code).toBe(1);
     expect(r.err).toEqual([
       'contextgen: <command line>: --uuid = "00000000-0000-0000-0000-000000000000": must be a non-nil UUID (8-4-4-4-12 hex digits)',
-      'contextgen: <command line>: --mac = "01:00:5e:00:00:01": MAC has the multicast bit set (first octet odd); a NIC cannot use it',
+      'contextgen: <command line>: --mac = "01:00:5e:00:00:01": multicast MAC (first octet is odd): never the address of a NIC',
       `contextgen: <command line>: --mac = "${MAC.toUpperCase()}": given twice`,
       'contextgen: <command line>: --expires = "2001-01-01": is not in the future (2001-01-01T00:00:00Z)',
       'contextgen: <command line>: --serial = "-1": must be a whole number from 0 to 9007199254740991',

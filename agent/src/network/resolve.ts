@@ -20,6 +20,7 @@
  */
 import { CONTEXT_PATHS, type Cidr, type Context, type NicConfig, type Route } from '../../../lib/context/model.js';
 import { ContextError, Problems, type Problem } from '../../../lib/context/errors.js';
+import { checkIfname } from '../../../lib/context/rules.js';
 import {
   broadcastAddress,
   inSubnet,
@@ -44,10 +45,11 @@ export interface ResolvedNetwork {
 }
 
 /**
- * Interface names the renderers can put in file names and config lines without quoting.
- * The kernel allows almost anything (IFNAMSIZ 16, no '/', no whitespace); udev never produces more than this.
+ * Interface names the renderers can put in file names and config lines without quoting: the catalog's
+ * interface-name rule (the one contextgen checks --nic and --route dev with). The kernel allows almost
+ * anything (IFNAMSIZ 16, no '/', no whitespace); udev never produces more than this.
  */
-export const SAFE_IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+const isSafeIfname = (name: string): boolean => checkIfname(name).ok;
 
 const isV6 = (address: string): boolean => address.includes(':');
 const isDefault = (c: Cidr): boolean => c.prefix === 0;
@@ -103,7 +105,7 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
   };
 
   const usable = nics.filter((n) => {
-    if (SAFE_IFNAME.test(n.name)) return true;
+    if (isSafeIfname(n.name)) return true;
     note(`interface ${JSON.stringify(n.name)} (${n.mac}) has a name no backend can write safely; left alone`);
     return false;
   });

@@ -1,6 +1,6 @@
 /**
  * The pure core of the agent: (context, facts about the guest) -> Plan. No I/O here; the shell
- * (agent/src/stages/) gathers the facts and applies the result, and --dry-run prints it.
+ * (agent/src/stages/local.ts, stages/disable.ts) gathers the facts and applies the result, and --dry-run prints it.
  */
 import type { Context } from '../../../lib/context/model.js';
 import { distroConfigures, planDistroConfig } from '../network/distro/index.js';

@@ -1,6 +1,6 @@
 /**
  * The init-system files the installer writes, embedded so the single binary carries them.
- * Kept byte-identical to systemd/* (test/agent-edges/units.test.ts fails when they drift).
+ * Kept byte-identical to systemd/* (test/agent-edges/install.test.ts fails when they drift).
  */
 
 export const LOCAL_UNIT_NAME = 'contextualization-local.service';

@@ -1,5 +1,5 @@
 /**
- * DNS, respecting who owns /etc/resolv.conf (the source of most resolver pain in peers, see anchors.md):
+ * DNS, respecting who owns /etc/resolv.conf (the source of most resolver pain in peer agents):
  *   - systemd-resolved (resolv.conf links into /run/systemd/resolve): per-link DNS from the networkd or NM
  *     renderer; with other backends a resolved drop-in carries the servers.
  *   - resolvconf (links into /run/resolvconf): ifupdown's dns-* lines feed it; other backends get a note.

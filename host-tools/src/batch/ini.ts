@@ -1,13 +1,13 @@
 /**
- * A strict INI reader for inventories. The `ini` package was the first choice but it silently merges
- * duplicate sections, splits section names on dots, turns "true" into a boolean and keeps no line
- * numbers; an inventory needs all four (a duplicated [vm web01] is exactly the mistake to catch).
+ * The inventory's INI rules over the one strict reader (lib/ini): a duplicated [vm web01] is exactly
+ * the mistake to catch, so repeated sections and keys are refused with the line of the first.
  *
  * Grammar: `[section]` or `[kind name]` headers; `key = value` lines; full-line comments starting
  * with ';' or '#'; an inline comment needs whitespace before its ';' or '#'. A value may be wrapped in
  * double quotes (to keep a ';' or '#' or surrounding spaces); there are no escapes and no continuations.
  */
 import type { Problem } from '../../../lib/context/errors.js';
+import { FirstSeen, iniItems, type IniDialect } from '../../../lib/ini/index.js';
 
 export interface IniEntry {
   value: string;
@@ -21,85 +21,69 @@ export interface IniSection {
   entries: Map<string, IniEntry>;
 }
 
+const INVENTORY: IniDialect = { inlineComments: true, quotes: '"', sectionName: /^[^\]]*$/ };
+
 export function parseIni(text: string, file: string): { sections: IniSection[]; problems: Problem[] } {
   const sections: IniSection[] = [];
   const problems: Problem[] = [];
-  const seen = new Map<string, number>();
+  const seen = new FirstSeen();
   let current: IniSection | undefined;
   /** Inside a repeated or empty section: its keys are neither merged nor reported again. */
   let skipping = false;
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  lines.forEach((raw, i) => {
-    const n = i + 1;
-    const line = raw.trim();
-    if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
-    const head = /^\[([^\]]*)\]$/.exec(stripInlineComment(line).trim());
-    if (head) {
-      const header = head[1]!.trim().replace(/\s+/g, ' ');
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((t, i) => ({ n: i + 1, text: t }));
+  for (const item of iniItems(lines, INVENTORY)) {
+    const { n, raw } = item;
+    if (item.kind === 'section') {
+      const header = item.name.trim().replace(/\s+/g, ' ');
       if (!header) {
         problems.push({ file, key: `line ${n}`, value: raw, why: 'empty section name' });
         current = undefined;
         skipping = true;
-        return;
+        continue;
       }
-      const before = seen.get(header);
+      const before = seen.repeatOf(header, n);
       if (before !== undefined) {
         problems.push({ file, key: `line ${n}`, value: `[${header}]`, why: `section repeated (first at line ${before})` });
         current = undefined; // its keys are not merged into the first one
         skipping = true;
-        return;
+        continue;
       }
       skipping = false;
-      seen.set(header, n);
       current = { header, line: n, entries: new Map() };
       sections.push(current);
-      return;
+      continue;
     }
-    const eq = line.indexOf('=');
-    if (eq < 0) {
+    if (item.kind === 'other') {
       problems.push({ file, key: `line ${n}`, value: raw, why: 'expected "key = value" or "[section]"' });
-      return;
+      continue;
     }
-    const key = line.slice(0, eq).trim();
-    let value = stripInlineComment(line.slice(eq + 1)).trim();
-    if (/^"[^"]*"$/.test(value)) value = value.slice(1, -1);
-    else if (value.includes('"')) {
+    const { key, value } = item;
+    if (value === undefined) {
       problems.push({ file, key: `line ${n}`, value: raw, why: 'unbalanced or inner double quote' });
-      return;
+      continue;
     }
     if (!/^[A-Za-z][A-Za-z0-9_-]*$/.test(key)) {
       problems.push({ file, key: `line ${n}`, value: key, why: 'key must be letters, digits, _ or -' });
-      return;
+      continue;
     }
     if (!current) {
-      if (skipping) return;
+      if (skipping) continue;
       if (!problems.some((p) => p.why.startsWith('key outside'))) {
         problems.push({ file, key: `line ${n}`, value: key, why: 'key outside any section (start with [defaults])' });
       }
-      return;
+      continue;
     }
     if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) {
       problems.push({ file, key: `[${current.header}] ${key}`, value, why: 'value contains a control character' });
-      return;
+      continue;
     }
     const norm = key.toLowerCase().replaceAll('-', '_');
     const prev = current.entries.get(norm);
     if (prev) {
       problems.push({ file, key: `[${current.header}] ${key}`, value, why: `key repeated in section (first at line ${prev.line})` });
-      return;
+      continue;
     }
     current.entries.set(norm, { value, line: n });
-  });
-  return { sections, problems };
-}
-
-/** Drops ` ; comment` / ` # comment` outside double quotes. */
-function stripInlineComment(s: string): string {
-  let inQuote = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i];
-    if (c === '"') inQuote = !inQuote;
-    else if (!inQuote && (c === ';' || c === '#') && (i === 0 || /\s/.test(s[i - 1]!))) return s.slice(0, i);
   }
-  return s;
+  return { sections, problems };
 }

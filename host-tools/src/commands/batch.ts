@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import cliProgress from 'cli-progress';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
 import { EXIT, ExternalError, UsageError, type ExitCode } from '../errors.js';
 import type { Io } from '../io.js';
+import { startProgress } from '../progress.js';
 import { readInventory } from '../batch/inventory.js';
 import { defineDomain, domainState, scanLibvirt, scanOutDir, type ExistingVm } from '../batch/existing.js';
 import { planBatch, type VmPlan } from '../batch/plan.js';
@@ -90,8 +90,7 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
     return { vms: plan.vms, files: 0, defined: 0, seconds: (performance.now() - started) / 1000, outDir, dryRun: true };
   }
 
-  const bar = io.isTTY ? new cliProgress.SingleBar({ stream: process.stderr, format: 'writing {bar} {value}/{total} VMs {duration}s', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
-  bar?.start(plan.vms.length, 0);
+  const bar = startProgress(io, plan.vms.length, 'writing {bar} {value}/{total} VMs {duration}s');
   let written: { files: number };
   try {
     written = await writeBatch(plan.vms, { manifest: m.manifest, defineUri: o.define ? uri : undefined, force: regen, mtime, outDir, concurrency: o.concurrency, onVm: () => bar?.increment() });

@@ -2,9 +2,7 @@
  * `contextgen inspect FILE.iso`: what is on a context ISO and what the agent would make of it.
  */
 import { resolve } from 'node:path';
-import { ContextError, formatProblem, type Problem } from '../../../lib/context/errors.js';
-import type { Context } from '../../../lib/context/model.js';
-import { parseContext, validateContext } from '../../../lib/context/index.js';
+import { ContextError, formatProblem, parseContext, validateContext, type Context, type Problem } from '../../../lib/context/index.js';
 import { IsoError, openIso, readAllFiles, type IsoImage } from '../../../lib/iso9660/index.js';
 import type { Io } from '../io.js';
 import { describeContext } from '../context-build.js';
@@ -49,9 +47,9 @@ export async function runInspect(isoPath: string, io: Io, opts: { verifyKeys?: s
   try {
     img = openIso(file);
   } catch (e) {
-    if (e instanceof IsoError) throw new ContextError([{ file: isoPath, why: `not a readable ISO 9660 image: ${e.message}` }]);
+    if (e instanceof IsoError) throw new ContextError([{ file: isoPath, why: `not a readable ISO 9660 image: ${e.message}` }], { cause: e });
     const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new ContextError([{ file: isoPath, why: `cannot read: ${err.code}` }]);
+    if (err.code === 'ENOENT' || err.code === 'EACCES' || err.code === 'EISDIR') throw new ContextError([{ file: isoPath, why: `cannot read: ${err.code}` }], { cause: e });
     throw e;
   }
   try {

@@ -4,17 +4,16 @@
  * trying to quote it; validateDomainSpec rejects those values earlier with a proper message.
  */
 import { CDROM_TARGET, type DomainSpec } from './spec.js';
-
-const UNSAFE = /["'\\\u0000-\u001f\u007f]/;
+import { isConfigText } from '../values.js';
 
 function str(value: string, field: string, quote: '"' | "'" = '"'): string {
-  if (UNSAFE.test(value)) throw new Error(`xl config: ${field} contains a quote, backslash or control character`);
+  if (!isConfigText(value)) throw new Error(`xl config: ${field} contains a quote, backslash or control character`);
   return `${quote}${value}${quote}`;
 }
 
 /** A disk/vif spec item is a comma list of key=value; values other than the final target cannot hold commas. */
 function item(key: string, value: string): string {
-  if (UNSAFE.test(value) || (key !== 'target' && /[,=]/.test(value))) {
+  if (!isConfigText(value) || (key !== 'target' && /[,=]/.test(value))) {
     throw new Error(`xl config: ${key} contains a quote, backslash, control character or separator`);
   }
   return `${key}=${value}`;

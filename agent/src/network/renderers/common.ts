@@ -8,14 +8,11 @@ import { broadcastAddress } from '../../../../lib/net/ip.js';
 import type { Cidr } from '../../../../lib/context/model.js';
 import type { PlannedCommand, PlannedFile } from '../../types/plan.js';
 import type { NetworkConfig, ResolvedNic, ResolvedRoute } from '../../types/network.js';
-import { SAFE_IFNAME } from '../resolve.js';
+import { checkIfname, hasForbiddenOrTab } from '../../../../lib/context/rules.js';
 
 /** First line of every file the agent writes: tells the admin, and isOwnedIfcfg, who wrote it. */
 export const MARKER = '# Managed by contextualization';
 export const HEADER = `${MARKER}: generated from the context CD; local changes are overwritten.`;
-
-// C0, DEL, C1, and the Unicode line/paragraph separators some parsers treat as newlines.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** Guards every value written into one file; errors name the file and key. */
 export class Writer {
@@ -24,7 +21,8 @@ export class Writer {
   /** `value` unchanged, or a thrown ContextError when it holds a newline or control character. */
   value(key: string, value: string | number): string {
     const s = String(value);
-    if (CONTROL.test(s)) this.fail(key, s, 'contains a newline or control character');
+    // The catalog's forbidden set (controls, line separators, bidi) plus TAB: no config line needs one.
+    if (hasForbiddenOrTab(s)) this.fail(key, s, 'contains a newline or control character');
     return s;
   }
 
@@ -38,7 +36,8 @@ export class Writer {
   /** An interface name fit for file names and config lines. */
   ifname(name: string): string {
     this.value('interface', name);
-    if (!SAFE_IFNAME.test(name)) this.fail('interface', name, 'not a safe interface name');
+    const c = checkIfname(name);
+    if (!c.ok) this.fail('interface', name, `not a safe interface name: ${c.why}`);
     return name;
   }
 
