@@ -6,7 +6,7 @@ import { POST_INSTALL_SCRIPT, contextgenFromDir, contextgenIso, genisoimageIso, 
 import { type RunDisk, type Variant, makeOverlay, makeRunDisk } from './images.js';
 import { missingPrerequisites, vmGate } from './prereqs.js';
 import { type CdBus, bootVm } from './qemu.js';
-import { type Report, agentMs, defaultGateway, parseReport } from './report.js';
+import { type Report, agentMs, agentSteps, defaultGateway, parseReport, parseRoutes, resolvedByScope } from './report.js';
 import { type BootRow, RESULTS_FILE, formatTable, recordRow } from './results.js';
 
 /**
@@ -20,8 +20,24 @@ const NET = { prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3', dhcp: '10.0.2.15
 /** A cold TCG boot of the full guest takes well under this; more means a hang (see the console tail). */
 const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_MS ?? 240_000);
 
-export type Scenario = 'ide' | 'virtio' | 'scsi' | 'snooze' | 'no-cd' | 'second-boot' | 'new-instance' | 'broken';
-export const ALL_SCENARIOS: Scenario[] = ['ide', 'virtio', 'scsi', 'snooze', 'no-cd', 'second-boot', 'new-instance', 'broken'];
+/** The context's search domains, and the domain QEMU's DHCP hands out (in resolv.conf only if a DHCP client wrote it). */
+const SEARCH = ['ctx.example', 'lab.example'];
+const DHCP_DOMAIN = 'dhcp.invalid';
+/** The second NIC of the two-NIC scenario: its own QEMU user network, not in the context. */
+const NET2 = { net: '10.0.3.0/24', dhcp: '10.0.3.15', dns: '10.0.3.3' } as const;
+/**
+ * Below every wait the agent has (discovery's 10 s device deadline, 5 s `systemctl is-active`, 30 s
+ * per live command or lock): a step this short waited on none of them to the end. CPU-bound steps
+ * that legitimately take longer under a loaded TCG (host keys, resize2fs, the post-install script)
+ * are bounded by their own longer limits instead, see stepBoundMs.
+ */
+const STEP_BOUND_MS = 5_000;
+/** A refused context fails the local unit (exit 1, the operator's signal); nothing else may fail. */
+const BROKEN_FAILED_UNITS = ['contextualization-local.service'];
+
+export type Scenario =
+  | 'ide' | 'virtio' | 'scsi' | 'snooze' | 'no-cd' | 'second-boot' | 'new-instance' | 'broken' | 'two-nics' | 'rc-local';
+export const ALL_SCENARIOS: Scenario[] = ['ide', 'virtio', 'scsi', 'snooze', 'no-cd', 'second-boot', 'new-instance', 'broken', 'two-nics'];
 
 interface BootSpec {
   scenario: Scenario;
@@ -30,6 +46,8 @@ interface BootSpec {
   bus?: CdBus;
   mac: string;
   predictableNames: boolean;
+  extraNics?: { mac: string; net: string }[];
+  disk?: RunDisk;
 }
 
 /** The NIC the report should show: eth0 with net.ifnames=0, else a predictable name (ens3, enp0s3...). */
@@ -41,6 +59,76 @@ function expectNicName(report: Report, ifname: string, predictable: boolean): vo
 
 function addrsOf(report: Report): string[] {
   return report.addresses.filter((a) => a.ifname !== 'lo').map((a) => `${a.ifname} ${a.address}/${a.prefix}`);
+}
+
+function nicByMac(report: Report, mac: string): string {
+  const name = Object.entries(report.macs).find(([, m]) => m === mac.toLowerCase())?.[0];
+  expect(name, `no link with MAC ${mac}: ${JSON.stringify(report.macs)}`).toBeDefined();
+  return name!;
+}
+
+const sameSet = (a: string[]): string[] => [...new Set(a)].sort();
+
+/** Step time limit: CPU-bound steps get their own (still well under their unit's timeout). */
+function stepBoundMs(step: string): number {
+  if (step === 'identity' || step === 'grow-root') return 60_000; // host keys / resize2fs under a loaded TCG
+  if (step === 'post-install') return 30_000; // the test script appends one line
+  return STEP_BOUND_MS;
+}
+
+/**
+ * What every boot must show, whatever the scenario: no failed unit at all (the distribution's
+ * included: a networking.service or wait-online that failed is what a half-neutralised image does),
+ * and no agent step that waited on one of its timeouts.
+ */
+function expectCleanBoot(report: Report, allowFailed: string[] = []): void {
+  expect(report.failedUnits, `systemctl --failed:\n${report.sections.get('failed')}`).toEqual(allowFailed);
+  for (const s of agentSteps(report)) {
+    expect(s.durationMs, `${s.stage}/${s.name} took ${s.durationMs} ms: ${s.message}`).toBeLessThan(stepBoundMs(s.name));
+    expect(s.message, `${s.stage}/${s.name}`).not.toMatch(/timed out|gave up|timeout/i);
+  }
+}
+
+interface StaticExpect {
+  mac: string;
+  address: string;
+  /** Name servers and search domains the resolver must hold: exactly these (plus what `also` adds). */
+  dns: string[];
+  search: string[];
+  /** Resolver entries a NIC outside the context legitimately adds (its own DHCP lease). */
+  also?: { dns: string[]; search: string[] };
+}
+
+/**
+ * The issue's assertions for a NIC the context makes static: exactly the context's IPv4 address on it
+ * (no DHCP lease beside it), its routes exactly the context's (the subnet and the default), no global
+ * IPv6 address from an autoconfiguration the context did not ask for, and a resolver holding exactly
+ * the context's name servers and search domains (resolv.conf, and resolved's view where it runs).
+ */
+function expectExactlyStatic(report: Report, e: StaticExpect): string {
+  const nic = nicByMac(report, e.mac);
+  expect(addrsOf(report).filter((a) => a.startsWith(`${nic} `)), `addresses: ${addrsOf(report).join(', ')}`).toEqual([
+    `${nic} ${e.address}/${NET.prefix}`,
+  ]);
+  const onNic = parseRoutes(report.routes).filter((r) => r.dev === nic).map((r) => `${r.dest} via ${r.via ?? '-'}`);
+  expect(sameSet(onNic), `routes:\n${report.routes.join('\n')}`).toEqual(sameSet([`default via ${NET.gateway}`, `10.0.2.0/${NET.prefix} via -`]));
+  expect(report.addresses6.filter((a) => a.ifname === nic), `IPv6: ${report.sections.get('addr6')}`).toEqual([]);
+
+  const dns = sameSet([...e.dns, ...(e.also?.dns ?? [])]);
+  const search = sameSet([...e.search, ...(e.also?.search ?? [])]);
+  const resolv = report.sections.get('resolv') ?? '';
+  if (report.nameservers.includes('127.0.0.53')) {
+    // systemd-resolved: the stub in resolv.conf, the servers and domains in resolved (global + per link).
+    expect(report.nameservers, resolv).toEqual(['127.0.0.53']);
+    const servers = resolvedByScope(report.sections.get('resolved') ?? '');
+    expect(sameSet(Object.values(servers).flat()), report.sections.get('resolved')).toEqual(dns);
+    expect(sameSet([...(servers.Global ?? []), ...(servers[nic] ?? [])]), 'the context NIC and global servers').toEqual(sameSet(e.dns));
+    expect(sameSet(report.resolvedDomains), report.sections.get('resolved-domain')).toEqual(search);
+  } else {
+    expect(sameSet(report.nameservers), resolv).toEqual(dns);
+  }
+  expect(sameSet(report.searchDomains), resolv).toEqual(search);
+  return nic;
 }
 
 export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCENARIOS): void {
@@ -86,14 +174,17 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
     /** Boots once, records the row, and returns the parsed report (failing with the console tail if none). */
     async function boot(spec: BootSpec): Promise<Report> {
       const consoleLog = join(work, `${spec.scenario}.console.log`);
+      const d = spec.disk ?? disk;
       const result = await bootVm({
-        kernel: disk.kernel,
-        initrd: disk.initrd,
+        kernel: d.kernel,
+        initrd: d.initrd,
         disk: spec.overlay,
         iso: spec.iso,
         cdBus: spec.bus,
         mac: spec.mac,
         predictableNames: spec.predictableNames,
+        extraNics: spec.extraNics,
+        dhcpDomain: DHCP_DOMAIN,
         timeoutMs: BOOT_TIMEOUT_MS,
         consoleLog,
       });
@@ -121,7 +212,8 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
     const staticMac = { ide: '52:54:00:c0:00:11', virtio: '52:54:00:c0:00:12', scsi: '52:54:00:c0:00:13' } as const;
     const staticAddr = { ide: '10.0.2.21', virtio: '10.0.2.22', scsi: '10.0.2.23' } as const;
 
-    /** Static context from `contextgen iso`, on one CD bus: hostname, address, route, DNS, post-install. */
+    const ctxDns = [NET.dns];
+    /** Static context from `contextgen iso`, on one CD bus: hostname, address, route, DNS, search, post-install. */
     async function staticScenario(bus: 'ide' | 'virtio' | 'scsi', predictable: boolean): Promise<void> {
       const hostname = `vm-${variant}-${bus}`;
       const instanceId = `${variant}-${bus}-1`;
@@ -131,6 +223,7 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
         address: `${staticAddr[bus]}/${NET.prefix}`,
         gateway: NET.gateway,
         dns: NET.dns,
+        search: SEARCH,
         instanceId,
         postInstall,
       });
@@ -138,18 +231,13 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
       const report = await boot({ scenario: bus, overlay: overlays[bus]!, iso, bus, mac: staticMac[bus], predictableNames: predictable });
 
       expect(report.hostname).toBe(hostname);
-      const nic = report.addresses.find((a) => a.address === staticAddr[bus]);
-      expect(nic, `addresses: ${addrsOf(report).join(', ')}`).toBeDefined();
-      expect(nic!.prefix).toBe(NET.prefix);
-      expectNicName(report, nic!.ifname, predictable);
-      // Static means static: no DHCP lease on top of the context's address.
-      expect(addrsOf(report)).not.toContain(`${nic!.ifname} ${NET.dhcp}/${NET.prefix}`);
+      const nic = expectExactlyStatic(report, { mac: staticMac[bus], address: staticAddr[bus], dns: ctxDns, search: SEARCH });
+      expectNicName(report, nic, predictable);
       expect(defaultGateway(report)).toBe(NET.gateway);
-      expect(report.dnsServers).toContain(NET.dns);
       expect(report.postInstallRuns).toBe(1);
       expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
       expect(report.status?.instanceId).toBe(instanceId);
-      expect(report.failedUnits.filter((u) => u.startsWith('contextualization'))).toEqual([]);
+      expectCleanBoot(report);
       passed(report);
     }
 
@@ -170,10 +258,10 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
           scenario: 'second-boot', overlay: overlays.ide!, iso: join(work, 'ide.iso'), bus: 'ide', mac: staticMac.ide, predictableNames: false,
         });
         expect(report.hostname).toBe(`vm-${variant}-ide`);
-        expect(report.addresses.map((a) => a.address)).toContain(staticAddr.ide);
-        expect(defaultGateway(report)).toBe(NET.gateway);
+        expectExactlyStatic(report, { mac: staticMac.ide, address: staticAddr.ide, dns: ctxDns, search: SEARCH });
         expect(report.postInstallRuns).toBe(1);
         expect(report.status?.result).toBe('ok');
+        expectCleanBoot(report);
         passed(report);
       }, timeout);
     }
@@ -187,17 +275,18 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
           address: `10.0.2.31/${NET.prefix}`,
           gateway: NET.gateway,
           dns: NET.dns,
+          search: ['reborn.example'],
           instanceId: `${variant}-ide-2`,
           postInstall,
         });
         const report = await boot({ scenario: 'new-instance', overlay: overlays.ide!, iso, bus: 'ide', mac: staticMac.ide, predictableNames: false });
         expect(report.hostname).toBe(`vm-${variant}-reborn`);
-        expect(report.addresses.map((a) => a.address)).toContain('10.0.2.31');
-        // The old instance's address is gone, not left next to the new one.
-        expect(report.addresses.map((a) => a.address)).not.toContain(staticAddr.ide);
+        // Exactly the new address and domains: the old instance's are gone, not left next to the new ones.
+        expectExactlyStatic(report, { mac: staticMac.ide, address: '10.0.2.31', dns: ctxDns, search: ['reborn.example'] });
         expect(report.postInstallRuns).toBe(2);
         expect(report.status?.instanceId).toBe(`${variant}-ide-2`);
         expect(report.status?.result).toBe('ok');
+        expectCleanBoot(report);
         passed(report);
       }, timeout);
     }
@@ -213,14 +302,12 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
         const iso = await contextgenFromDir(join(work, 'snooze.iso'), dir);
         const overlay = await makeOverlay(disk, join(work, 'snooze.qcow2'));
         const report = await boot({ scenario: 'snooze', overlay, iso, bus: 'ide', mac, predictableNames: true });
-        const nic = report.addresses.find((a) => a.address === '10.0.2.42');
-        expect(nic, `addresses: ${addrsOf(report).join(', ')}`).toBeDefined();
-        expect(nic!.prefix).toBe(24);
-        expectNicName(report, nic!.ifname, true);
-        expect(defaultGateway(report)).toBe(NET.gateway);
-        expect(report.dnsServers).toContain(NET.dns);
+        // A Snooze context names no search domain: none may appear (a DHCP client's would).
+        const nic = expectExactlyStatic(report, { mac, address: '10.0.2.42', dns: ctxDns, search: [] });
+        expectNicName(report, nic, true);
         expect(report.postInstallRuns).toBe(1);
         expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
+        expectCleanBoot(report);
         passed(report);
       }, timeout);
     }
@@ -237,6 +324,9 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
         expect(report.status, 'status.json').toBeDefined();
         expect(report.status?.source?.kind).toBe('none');
         expect(report.hostname).toBe('base-image');
+        // One DHCP lease on the NIC, whoever runs the client (the image's own stanza/profile or the agent's fallback).
+        expect(addrsOf(report), 'addresses').toEqual([`${nic!.ifname} ${NET.dhcp}/${NET.prefix}`]);
+        expectCleanBoot(report);
         passed(report);
       }, timeout);
     }
@@ -257,8 +347,62 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
         expect(report.addresses.map((a) => a.address)).not.toContain('10.0.2.43');
         expect(report.addresses.map((a) => a.address)).toContain(NET.dhcp);
         expect(defaultGateway(report)).toBe(NET.gateway);
+        expectCleanBoot(report, BROKEN_FAILED_UNITS);
         passed(report);
       }, timeout);
+    }
+
+    if (scenarios.includes('two-nics')) {
+      it('two NICs, predictable names: the context NIC exactly static, the other left to the image', async () => {
+        const mac = '52:54:00:c0:00:41';
+        const other = '52:54:00:c0:00:42';
+        const iso = await contextgenIso(join(work, 'two-nics.iso'), {
+          hostname: `vm-${variant}-two`, mac, address: `10.0.2.24/${NET.prefix}`, gateway: NET.gateway, dns: NET.dns,
+          search: SEARCH, instanceId: `${variant}-two-1`, postInstall,
+        });
+        const overlay = await makeOverlay(disk, join(work, 'two-nics.qcow2'));
+        const report = await boot({
+          scenario: 'two-nics', overlay, iso, bus: 'ide', mac, predictableNames: true, extraNics: [{ mac: other, net: NET2.net }],
+        });
+        const second = nicByMac(report, other);
+        // What the image's own configuration does with a NIC the context leaves alone: networkd's catch-all
+        // and NetworkManager's auto-default still give it DHCP (our exclusions name only the context NIC);
+        // the ifupdown image has no stanza for it, so it stays unconfigured.
+        const imageDhcp = variant !== 'ifupdown';
+        const also = imageDhcp ? { dns: [NET2.dns], search: variant === 'networkmanager' ? [DHCP_DOMAIN] : [] } : undefined;
+        const nic = expectExactlyStatic(report, { mac, address: '10.0.2.24', dns: ctxDns, search: SEARCH, also });
+        expectNicName(report, nic, true);
+        expect(addrsOf(report).filter((a) => a.startsWith(`${second} `)), 'second NIC').toEqual(imageDhcp ? [`${second} ${NET2.dhcp}/24`] : []);
+        // Untouched by the agent: none of its own network files names the second NIC or its MAC.
+        const ours = report.sections.get('ours') ?? '';
+        expect(ours, 'the agent wrote network files').toContain('contextualization');
+        expect(ours).not.toContain(second);
+        expect(ours.toLowerCase()).not.toContain(other);
+        expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
+        expectCleanBoot(report);
+        passed(report);
+      }, timeout);
+    }
+
+    if (scenarios.includes('rc-local')) {
+      it('agent started from rc.local (install --init rc.local): live reconfiguration once the image brought the NIC up by DHCP', async () => {
+        const rcDisk = await makeRunDisk(variant, work, { init: 'rc.local', name: `${variant}-rc-local` });
+        const mac = '52:54:00:c0:00:51';
+        const iso = await contextgenIso(join(work, 'rc-local.iso'), {
+          hostname: `vm-${variant}-rc`, mac, address: `10.0.2.25/${NET.prefix}`, gateway: NET.gateway, dns: NET.dns,
+          search: SEARCH, instanceId: `${variant}-rc-1`, postInstall,
+        });
+        const overlay = await makeOverlay(rcDisk, join(work, 'rc-local.qcow2'));
+        const report = await boot({ scenario: 'rc-local', overlay, iso, bus: 'ide', mac, predictableNames: false, disk: rcDisk });
+        expect(report.hostname).toBe(`vm-${variant}-rc`);
+        const nic = expectExactlyStatic(report, { mac, address: '10.0.2.25', dns: ctxDns, search: SEARCH });
+        expectNicName(report, nic, false);
+        expect(report.postInstallRuns).toBe(1);
+        expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
+        expect(report.timeline['contextualization-local.service'], 'no systemd unit of the agent').toBeUndefined();
+        expectCleanBoot(report);
+        passed(report);
+      }, timeout + 10 * 60_000);
     }
   });
 }
