@@ -26,12 +26,13 @@ const DHCP_DOMAIN = 'dhcp.invalid';
 /** The second NIC of the two-NIC scenario: its own QEMU user network, not in the context. */
 const NET2 = { net: '10.0.3.0/24', dhcp: '10.0.3.15', dns: '10.0.3.3' } as const;
 /**
- * Below every wait the agent has (discovery's 10 s device deadline, 5 s `systemctl is-active`, 30 s
- * per live command or lock): a step this short waited on none of them to the end. CPU-bound steps
- * that legitimately take longer under a loaded TCG (host keys, resize2fs, the post-install script)
- * are bounded by their own longer limits instead, see stepBoundMs.
+ * The agent's waits: discovery's 10 s deadline (only while udev still has events queued), 5 s per
+ * `systemctl is-active`, 30 s per live command or lock. A step under 10 s reached none of the long ones.
+ * find-context is judged by its journal line instead (scans=1: found at the first look, no wait; the
+ * mount alone can take ~10 s on a loaded TCG host). CPU-bound steps (host keys, resize2fs, the
+ * post-install script) get their own limits, see stepBoundMs.
  */
-const STEP_BOUND_MS = 5_000;
+const STEP_BOUND_MS = 10_000;
 /** A refused context fails the local unit (exit 1, the operator's signal); nothing else may fail. */
 const BROKEN_FAILED_UNITS = ['contextualization-local.service'];
 
@@ -82,10 +83,15 @@ function stepBoundMs(step: string): number {
  * and no agent step that waited on one of its timeouts.
  */
 function expectCleanBoot(report: Report, allowFailed: string[] = []): void {
-  expect(report.failedUnits, `systemctl --failed:\n${report.sections.get('failed')}`).toEqual(allowFailed);
+  expect.soft(report.failedUnits, `systemctl --failed:\n${report.sections.get('failed')}`).toEqual(allowFailed);
+  for (const m of report.journal.matchAll(/^discover: .*\(.*durationMs=(\d+).*scans=(\d+)/gm)) {
+    // Several scans means it waited for udev; it must have stopped before the deadline.
+    if (m[2] !== '1') expect.soft(Number(m[1]), `discovery waited: ${m[0]}`).toBeLessThan(10_000);
+  }
   for (const s of agentSteps(report)) {
-    expect(s.durationMs, `${s.stage}/${s.name} took ${s.durationMs} ms: ${s.message}`).toBeLessThan(stepBoundMs(s.name));
-    expect(s.message, `${s.stage}/${s.name}`).not.toMatch(/timed out|gave up|timeout/i);
+    if (s.name === 'find-context') continue;
+    expect.soft(s.durationMs, `${s.stage}/${s.name} took ${s.durationMs} ms: ${s.message}`).toBeLessThan(stepBoundMs(s.name));
+    expect.soft(s.message, `${s.stage}/${s.name}`).not.toMatch(/timed out|gave up|timeout/i);
   }
 }
 
@@ -107,27 +113,28 @@ interface StaticExpect {
  */
 function expectExactlyStatic(report: Report, e: StaticExpect): string {
   const nic = nicByMac(report, e.mac);
-  expect(addrsOf(report).filter((a) => a.startsWith(`${nic} `)), `addresses: ${addrsOf(report).join(', ')}`).toEqual([
+  // Soft: one boot shows every deviation at once (a boot costs minutes).
+  expect.soft(addrsOf(report).filter((a) => a.startsWith(`${nic} `)), `addresses: ${addrsOf(report).join(', ')}`).toEqual([
     `${nic} ${e.address}/${NET.prefix}`,
   ]);
   const onNic = parseRoutes(report.routes).filter((r) => r.dev === nic).map((r) => `${r.dest} via ${r.via ?? '-'}`);
-  expect(sameSet(onNic), `routes:\n${report.routes.join('\n')}`).toEqual(sameSet([`default via ${NET.gateway}`, `10.0.2.0/${NET.prefix} via -`]));
-  expect(report.addresses6.filter((a) => a.ifname === nic), `IPv6: ${report.sections.get('addr6')}`).toEqual([]);
+  expect.soft(sameSet(onNic), `routes:\n${report.routes.join('\n')}`).toEqual(sameSet([`default via ${NET.gateway}`, `10.0.2.0/${NET.prefix} via -`]));
+  expect.soft(report.addresses6.filter((a) => a.ifname === nic), `IPv6: ${report.sections.get('addr6')}`).toEqual([]);
 
   const dns = sameSet([...e.dns, ...(e.also?.dns ?? [])]);
   const search = sameSet([...e.search, ...(e.also?.search ?? [])]);
   const resolv = report.sections.get('resolv') ?? '';
   if (report.nameservers.includes('127.0.0.53')) {
     // systemd-resolved: the stub in resolv.conf, the servers and domains in resolved (global + per link).
-    expect(report.nameservers, resolv).toEqual(['127.0.0.53']);
+    expect.soft(report.nameservers, resolv).toEqual(['127.0.0.53']);
     const servers = resolvedByScope(report.sections.get('resolved') ?? '');
-    expect(sameSet(Object.values(servers).flat()), report.sections.get('resolved')).toEqual(dns);
-    expect(sameSet([...(servers.Global ?? []), ...(servers[nic] ?? [])]), 'the context NIC and global servers').toEqual(sameSet(e.dns));
-    expect(sameSet(report.resolvedDomains), report.sections.get('resolved-domain')).toEqual(search);
+    expect.soft(sameSet(Object.values(servers).flat()), report.sections.get('resolved')).toEqual(dns);
+    expect.soft(sameSet([...(servers.Global ?? []), ...(servers[nic] ?? [])]), 'the context NIC and global servers').toEqual(sameSet(e.dns));
+    expect.soft(sameSet(report.resolvedDomains), report.sections.get('resolved-domain')).toEqual(search);
   } else {
-    expect(sameSet(report.nameservers), resolv).toEqual(dns);
+    expect.soft(sameSet(report.nameservers), resolv).toEqual(dns);
   }
-  expect(sameSet(report.searchDomains), resolv).toEqual(search);
+  expect.soft(sameSet(report.searchDomains), resolv).toEqual(search);
   return nic;
 }
 
