@@ -83,7 +83,7 @@ function stepBoundMs(step: string): number {
  * and no agent step that waited on one of its timeouts.
  */
 function expectCleanBoot(report: Report, allowFailed: string[] = []): void {
-  expect.soft(report.failedUnits, `systemctl --failed:\n${report.sections.get('failed')}`).toEqual(allowFailed);
+  expect.soft(report.failedUnits, `systemctl --failed:\n${report.sections.get('failed')}\n${report.sections.get('failed-journal')}`).toEqual(allowFailed);
   for (const m of report.journal.matchAll(/^discover: .*\(.*durationMs=(\d+).*scans=(\d+)/gm)) {
     // Several scans means it waited for udev; it must have stopped before the deadline.
     if (m[2] !== '1') expect.soft(Number(m[1]), `discovery waited: ${m[0]}`).toBeLessThan(10_000);
