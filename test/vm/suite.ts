@@ -27,12 +27,13 @@ const DHCP_DOMAIN = 'dhcp.invalid';
 const NET2 = { net: '10.0.3.0/24', dhcp: '10.0.3.15', dns: '10.0.3.3' } as const;
 /**
  * The agent's waits: discovery's 10 s deadline (only while udev still has events queued), 5 s per
- * `systemctl is-active`, 30 s per live command or lock. A step under 10 s reached none of the long ones.
- * find-context is judged by its journal line instead (scans=1: found at the first look, no wait; the
- * mount alone can take ~10 s on a loaded TCG host). CPU-bound steps (host keys, resize2fs, the
- * post-install script) get their own limits, see stepBoundMs.
+ * `systemctl is-active`, 30 s per live command or lock. find-context is judged by its journal line
+ * (scans=1: found at the first look, no wait; else it must have stopped before the deadline). Every
+ * other step must stay under 30 s: no command or lock waited to its timeout. (On the loaded 2-core TCG
+ * host a plain apply of four files took 13.7 s, so a tighter time bound would measure the host, not a
+ * wait.) CPU-bound steps (host keys, resize2fs, the post-install script) get their own limits, see stepBoundMs.
  */
-const STEP_BOUND_MS = 10_000;
+const STEP_BOUND_MS = 30_000;
 /** A refused context fails the local unit (exit 1, the operator's signal); nothing else may fail. */
 const BROKEN_FAILED_UNITS = ['contextualization-local.service'];
 
@@ -73,7 +74,7 @@ const sameSet = (a: string[]): string[] => [...new Set(a)].sort();
 /** Step time limit: CPU-bound steps get their own (still well under their unit's timeout). */
 function stepBoundMs(step: string): number {
   if (step === 'identity' || step === 'grow-root') return 60_000; // host keys / resize2fs under a loaded TCG
-  if (step === 'post-install') return 30_000; // the test script appends one line
+  if (step === 'post-install') return 60_000; // the test script appends one line; bash start-up under a loaded TCG
   return STEP_BOUND_MS;
 }
 
