@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { POST_INSTALL_SCRIPT, contextgenFromDir, contextgenIso, genisoimageIso, snoozeDir, writePostInstall } from './context.js';
 import { type RunDisk, type Variant, makeOverlay, makeRunDisk } from './images.js';
 import { missingPrerequisites, vmGate } from './prereqs.js';
@@ -221,9 +221,13 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
     function passed(report: Report): void {
       (report as Report & { row: BootRow }).row.passed = true;
     }
+    let rowsBefore = 0;
+    beforeEach(() => {
+      rowsBefore = rows.length;
+    });
     afterEach((ctx) => {
-      const last = rows.at(-1);
-      if (last && (ctx.task.result?.errors?.length ?? 0) > 0) last.passed = false;
+      // Only the rows this test added (a test that failed before booting added none).
+      if ((ctx.task.result?.errors?.length ?? 0) > 0) for (const r of rows.slice(rowsBefore)) r.passed = false;
     });
 
     const timeout = BOOT_TIMEOUT_MS * 2 + 60_000;
