@@ -54,6 +54,8 @@ for (const f of readdirSync(confDir)) copyFileSync(confDir + '/' + f, '/run/syst
 // Distribution files and our drop-ins, at their own paths (both trees are this namespace's tmpfs).
 for (const [path, content] of Object.entries(extra)) { mkdirSync(dirname(path), { recursive: true }); writeFileSync(path, content); }
 nics.forEach((n, i) => { run('ip', 'link', 'add', n.name, 'address', n.mac, 'type', 'veth', 'peer', 'name', 'peer' + i); run('ip', 'link', 'set', 'peer' + i, 'up'); });
+// Alternative names, as udev's 99-default.link gives every NIC (ens3, enp0s3 beside eth0).
+nics.forEach((n) => (n.altnames ?? []).forEach((a) => run('ip', 'link', 'property', 'add', 'dev', n.name, 'altname', a)));
 let log = '';
 const child = spawn(networkd, [], { env: { ...process.env, SYSTEMD_LOG_TARGET: 'console', SYSTEMD_LOG_LEVEL: 'info' } });
 child.stdout.on('data', (d) => (log += d)); child.stderr.on('data', (d) => (log += d));
@@ -70,7 +72,7 @@ console.log(JSON.stringify({ ...state, log }));
 
 function runNetworkd(
   caseName: string,
-  nics: SystemNic[],
+  nics: (SystemNic & { altnames?: string[] })[],
   waitFor: string[],
   mutate = (content: string) => content,
   extra: Record<string, string> = {},
@@ -177,6 +179,48 @@ describe.runIf(canRun)('systemd-networkd: a distribution catch-all that sorts fi
       expect(addrs(s, 'ens3')).toEqual(['10.0.0.5/24']);
       expect(addrs(s, 'ens9')).toEqual(['10.99.0.1/24']);
       expect(addrs(s, 'ens4')).not.toContain('10.99.0.1/24');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.runIf(canRun)('systemd-networkd: the catch-all stays off a NIC it would match only by an alternative name', () => {
+  // The stock image's case (issue 11, seen in the VM suite): eth0 (net.ifnames=0) still has udev's
+  // alternative names ens3 and enp0s3, and networkd tests Name= against every one of them.
+  const CATCHALL = '/run/systemd/network/05-wired.network';
+  const CATCHALL_TEXT = '[Match]\nName=en*\n\n[Network]\nAddress=10.99.0.1/24\n';
+  const nics = [
+    { name: 'eth0', mac: '52:54:00:aa:00:01', physical: true, altnames: ['ens3', 'enp0s3'] },
+    { name: 'ens4', mac: '52:54:00:aa:00:02', physical: true },
+    { name: 'ens9', mac: '52:54:00:aa:00:09', physical: true }, // not in the context
+  ];
+  const addrs = (s: LiveState, ifname: string): string[] =>
+    s.addr.find((a) => a.ifname === ifname)!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+
+  it('control: a drop-in naming only the kernel name leaves the catch-all winning on eth0', () => {
+    const dropin = '/etc/systemd/network/05-wired.network.d/99-contextualization.conf';
+    const s = runNetworkd('two-nic', nics, ['10.99.0.0/24'], undefined, { [CATCHALL]: CATCHALL_TEXT, [dropin]: '[Match]\nName=!eth0 ens4\n' });
+    expect(addrs(s, 'eth0')).toEqual(['10.99.0.1/24']);
+  });
+
+  it('the planned drop-in (names from the udev database) keeps it off eth0; ens9 keeps the catch-all', () => {
+    const root = tempRoot('networkd-altnames');
+    try {
+      put(root, CATCHALL, CATCHALL_TEXT);
+      put(root, '/sys/class/net/eth0/ifindex', '7\n');
+      put(root, '/run/udev/data/n7', 'I:1234\nE:ID_NET_NAME_MAC=enx525400aa0001\nE:ID_NET_NAME_PATH=enp0s3\nE:ID_NET_NAME_SLOT=ens3\nG:systemd\n');
+      const c = GOLDEN_CASES.find((g) => g.name === 'two-nic')!;
+      const { config } = resolveNetwork(c.ctx, nics);
+      const plan = planDistroConfig(makeSystemView(root), 'networkd', config, []);
+      expect(plan.files.map((f) => f.path)).toEqual(['/etc/systemd/network/05-wired.network.d/99-contextualization.conf']);
+      expect(plan.files[0]!.content).toContain('Name=!eth0 enp0s3 ens3 ens4\n');
+      expect(plan.files[0]!.content).toContain('Property=!ID_NET_NAME_MAC=enx525400aa0001\n');
+      const extra = Object.fromEntries([[CATCHALL, CATCHALL_TEXT], ...plan.files.map((f) => [f.path, f.content])]);
+      const s = runNetworkd('two-nic', nics, ['10.99.0.0/24', '172.16.0.0/12'], undefined, extra);
+      expect(s.log).not.toMatch(/99-contextualization\.conf:\d+/); // networkd parsed the drop-in without complaint
+      expect(addrs(s, 'eth0')).toEqual(['10.0.0.5/24']);
+      expect(addrs(s, 'ens9')).toEqual(['10.99.0.1/24']);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

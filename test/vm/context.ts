@@ -30,6 +30,8 @@ export interface StaticContext {
   address: string;
   gateway: string;
   dns: string;
+  /** Search domains (--search, in order). */
+  search?: string[];
   instanceId: string;
   postInstall: string;
 }
@@ -42,6 +44,7 @@ export async function contextgenIso(out: string, c: StaticContext): Promise<stri
     '--nic', `${c.mac}=${c.address}`,
     '--gateway', c.gateway,
     '--dns', c.dns,
+    ...(c.search ?? []).flatMap((d) => ['--search', d]),
     '--instance-id', c.instanceId,
     '--post-install', c.postInstall,
   ]);

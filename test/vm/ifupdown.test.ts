@@ -1,4 +1,6 @@
-import { defineVmSuite } from './suite.js';
+import { ALL_SCENARIOS, defineVmSuite } from './suite.js';
 
-// Debian's default stack: /etc/network/interfaces sourcing interfaces.d, isc-dhcp-client. Full matrix.
-defineVmSuite('ifupdown');
+// Debian's default stack as the installer leaves it: /etc/network/interfaces with the NIC's DHCP stanza
+// (sourcing interfaces.d), isc-dhcp-client, D-Bus. Full matrix, plus the agent started from rc.local
+// (the classic way on ifupdown systems): the only scenario where the live reconfiguration path runs.
+defineVmSuite('ifupdown', [...ALL_SCENARIOS, 'rc-local']);

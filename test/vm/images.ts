@@ -53,7 +53,11 @@ async function pruneStaleCaches(keyDir: string): Promise<void> {
  * (the same command an image builder runs), and packs it into an ext4 image with `mkfs.ext4 -d`
  * (no mount needed). The kernel and initrd are taken from the copy's /boot.
  */
-export async function makeRunDisk(variant: Variant, workDir: string, opts: { trustKeys?: string[]; name?: string; extraFiles?: GuestFile[] } = {}): Promise<RunDisk> {
+export async function makeRunDisk(
+  variant: Variant,
+  workDir: string,
+  opts: { trustKeys?: string[]; name?: string; extraFiles?: GuestFile[]; /** install's --init (default: detected, i.e. systemd) */ init?: 'rc.local' } = {},
+): Promise<RunDisk> {
   const t0 = performance.now();
   const rootfs = await cachedRootfs(variant);
   const t1 = performance.now();
@@ -63,7 +67,8 @@ export async function makeRunDisk(variant: Variant, workDir: string, opts: { tru
   rmSync(stage, { recursive: true, force: true });
   await execa('cp', ['-a', '--reflink=auto', rootfs, stage]);
   try {
-    await execa(AGENT_BIN, ['install', '--root', stage, ...(opts.trustKeys ?? []).flatMap((k) => ['--trust-key', k])], { all: true });
+    const initFlag = opts.init ? ['--init', opts.init] : [];
+    await execa(AGENT_BIN, ['install', '--root', stage, ...initFlag, ...(opts.trustKeys ?? []).flatMap((k) => ['--trust-key', k])], { all: true });
     installReportUnit(stage);
     for (const f of opts.extraFiles ?? []) installGuestFile(stage, f);
     const boot = join(stage, 'boot');
@@ -71,7 +76,7 @@ export async function makeRunDisk(variant: Variant, workDir: string, opts: { tru
     const pick = (prefix: string): string => {
       const f = files.filter((n) => n.startsWith(prefix)).sort().at(-1);
       if (!f) throw new Error(`no ${prefix}* in ${boot}`);
-      const dest = join(workDir, `${variant}-${prefix.replace(/-$/, '')}`);
+      const dest = join(workDir, `${opts.name ?? variant}-${prefix.replace(/-$/, '')}`);
       copyFileSync(join(boot, f), dest);
       return dest;
     };

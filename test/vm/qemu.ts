@@ -31,6 +31,13 @@ export interface BootOptions {
   mac: string;
   /** false: keep the kernel's eth0 names (net.ifnames=0); true: predictable names (ens3/enp0s3). */
   predictableNames: boolean;
+  /**
+   * More virtio NICs, each on its own QEMU user network (net = its subnet, e.g. 10.0.3.0/24: DHCP
+   * hands out .15, gateway .2, DNS .3), after the first NIC on the PCI bus.
+   */
+  extraNics?: { mac: string; net: string }[];
+  /** Domain name QEMU's DHCP server hands out on every NIC: shows in resolv.conf when a DHCP client wrote it. */
+  dhcpDomain?: string;
   timeoutMs: number;
   /** The whole console output is also written here, for post-mortems. */
   consoleLog: string;
@@ -77,15 +84,16 @@ export function qemuArgs(o: BootOptions): string[] {
     '-initrd', o.initrd,
     '-append', append.join(' '),
     '-drive', `file=${o.disk},format=qcow2,if=virtio,cache=unsafe`,
-    '-nic', `user,model=virtio-net-pci,mac=${o.mac}`,
+    '-nic', `user,model=virtio-net-pci,mac=${o.mac}${dhcpOpts(o)}`,
   ];
   // filter-dump needs the NIC's netdev by id; named only then, so other boots keep their argv.
   if (o.pcap) {
-    const nic = args.lastIndexOf(`user,model=virtio-net-pci,mac=${o.mac}`);
+    const nic = args.lastIndexOf(`user,model=virtio-net-pci,mac=${o.mac}${dhcpOpts(o)}`);
     if (nic < 0) throw new Error('pcap: no user-net NIC to record');
-    args[nic] = `user,id=pcapnet,model=virtio-net-pci,mac=${o.mac}`;
+    args[nic] = `user,id=pcapnet,model=virtio-net-pci,mac=${o.mac}${dhcpOpts(o)}`;
     args.push('-object', `filter-dump,id=pcapdump,netdev=pcapnet,file=${o.pcap}`);
   }
+  for (const n of o.extraNics ?? []) args.push('-nic', `user,net=${n.net},model=virtio-net-pci,mac=${n.mac}${dhcpOpts(o)}`);
   // The SMBIOS UUID (what libvirt sets from the domain's <uuid>): what a signed context is bound to.
   if (o.uuid) args.push('-uuid', o.uuid);
   if (o.iso) {
@@ -106,6 +114,10 @@ export function qemuArgs(o: BootOptions): string[] {
     }
   }
   return args;
+}
+
+function dhcpOpts(o: BootOptions): string {
+  return o.dhcpDomain ? `,domainname=${o.dhcpDomain}` : '';
 }
 
 export function bootVm(o: BootOptions): Promise<BootResult> {

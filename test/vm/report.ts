@@ -29,7 +29,15 @@ export interface Report {
   routes: string[];
   /** Kernel names of all links but lo. */
   links: string[];
+  /** Each link's MAC (lower case), by kernel name. */
+  macs: Record<string, string>;
+  /** IPv6 addresses but link-local and loopback ones (QEMU's RA makes fec0::/64 "scope site" ones). */
+  addresses6: Ipv4Addr[];
   nameservers: string[];
+  /** resolv.conf's search domains (the stub resolv.conf lists resolved's). */
+  searchDomains: string[];
+  /** Domains systemd-resolved holds, global and per link (`resolvectl domain`); empty without resolved. */
+  resolvedDomains: string[];
   /** Name servers in use: resolv.conf's (but the resolved stub) plus those systemd-resolved lists per link. */
   dnsServers: string[];
   /** Units systemd lists as failed. */
@@ -50,7 +58,7 @@ export interface AgentStatus {
   result: 'ok' | 'failed';
   instanceId?: string;
   source?: { kind: string; path?: string; label?: string };
-  stages: { stage: string; result: string; durationMs: number; steps: { name: string; result: string; message: string }[] }[];
+  stages: { stage: string; result: string; durationMs: number; steps: { name: string; result: string; message: string; durationMs: number }[] }[];
 }
 
 /** Serial output uses CRLF and may carry kernel messages between our lines: normalise line ends only. */
@@ -73,7 +81,7 @@ export function parseReport(consoleText: string): Report | undefined {
     if (current !== undefined) sections.set(current, body.join('\n').trim());
   };
   for (const line of all.slice(begin + 1, end)) {
-    const m = /^=== ([a-z-]+) ===$/.exec(line);
+    const m = /^=== ([a-z0-9-]+) ===$/.exec(line);
     if (m) {
       flush();
       current = m[1];
@@ -91,7 +99,11 @@ export function parseReport(consoleText: string): Report | undefined {
     addresses: parseAddrs(get('addr')),
     routes: get('route').split('\n').filter(Boolean),
     links: parseLinks(get('links')),
+    macs: parseMacs(get('links')),
+    addresses6: parseAddrs(get('addr6').split('\n').filter((l) => !/scope (link|host)/.test(l)).join('\n'), 'inet6'),
     nameservers: [...get('resolv').matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!),
+    searchDomains: [...get('resolv').matchAll(/^search\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)),
+    resolvedDomains: resolvedDomains(get('resolved-domain')),
     dnsServers: dnsServers(get('resolv'), get('resolved')),
     failedUnits: get('failed').split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((u) => u && u.includes('.')),
     postInstallRuns: get('post-install').split('\n').filter((l) => l.startsWith('run ')).length,
@@ -127,10 +139,11 @@ export function parseTimeline(text: string): Record<string, number> {
   return out;
 }
 
-/** `ip -o -4 addr show` lines: "2: ens3    inet 10.0.2.42/24 brd ... scope global ens3". */
-export function parseAddrs(text: string): Ipv4Addr[] {
+/** `ip -o -4 addr show` lines: "2: ens3    inet 10.0.2.42/24 brd ... scope global ens3" (or inet6 ones). */
+export function parseAddrs(text: string, family: 'inet' | 'inet6' = 'inet'): Ipv4Addr[] {
   const out: Ipv4Addr[] = [];
-  for (const m of text.matchAll(/^\d+:\s+(\S+)\s+inet\s+([\d.]+)\/(\d+)/gm)) {
+  const re = family === 'inet' ? /^\d+:\s+(\S+)\s+inet\s+([\d.]+)\/(\d+)/gm : /^\d+:\s+(\S+)\s+inet6\s+([\da-f:]+)\/(\d+)/gm;
+  for (const m of text.matchAll(re)) {
     out.push({ ifname: m[1]!, address: m[2]!, prefix: Number(m[3]) });
   }
   return out;
@@ -139,6 +152,56 @@ export function parseAddrs(text: string): Ipv4Addr[] {
 /** `ip -o link show` lines: "2: ens3: <BROADCAST,...> mtu 1500 ...". */
 export function parseLinks(text: string): string[] {
   return [...text.matchAll(/^\d+:\s+([^:@\s]+)[:@]/gm)].map((m) => m[1]!).filter((n) => n !== 'lo');
+}
+
+/** `ip -o link show` lines carry "link/ether 52:54:00:..." after the flags. */
+export function parseMacs(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of text.matchAll(/^\d+:\s+([^:@\s]+)[:@].*?link\/ether\s+([\da-fA-F:]{17})/gm)) out[m[1]!] = m[2]!.toLowerCase();
+  return out;
+}
+
+/** `resolvectl domain` lines: "Global: a.example", "Link 2 (ens3): b.example ~."; routing-only "~." is not a search domain. */
+export function resolvedDomains(text: string): string[] {
+  const out = text
+    .split('\n')
+    .filter((l) => /^(Global|Link \d+ \([^)]*\)):/.test(l.trim()))
+    .flatMap((l) => l.slice(l.indexOf(':') + 1).trim().split(/\s+/))
+    .filter((d) => d && !d.startsWith('~'));
+  return [...new Set(out)];
+}
+
+/** `resolvectl dns` / `resolvectl domain` output by scope: "Global" or the link's kernel name. */
+export function resolvedByScope(text: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*(Global|Link \d+ \(([^)]*)\)):(.*)$/.exec(line);
+    if (m) out[m[2] ?? 'Global'] = m[3]!.trim().split(/\s+/).filter(Boolean);
+  }
+  return out;
+}
+
+/** A route line reduced to what the context decides: destination, gateway and device. */
+export interface Route {
+  dest: string;
+  via?: string;
+  dev?: string;
+}
+
+export function parseRoutes(lines: string[]): Route[] {
+  return lines.map((l) => {
+    const words = l.trim().split(/\s+/);
+    const after = (k: string): string | undefined => {
+      const i = words.indexOf(k);
+      return i >= 0 ? words[i + 1] : undefined;
+    };
+    return { dest: words[0]!, via: after('via'), dev: after('dev') };
+  });
+}
+
+/** Every step of every stage in status.json, with its stage: what the no-timeout assertions walk. */
+export function agentSteps(report: Report): { stage: string; name: string; result: string; message: string; durationMs: number }[] {
+  return (report.status?.stages ?? []).flatMap((s) => s.steps.map((st) => ({ stage: s.stage, ...st })));
 }
 
 function parseStatus(text: string): AgentStatus | undefined {

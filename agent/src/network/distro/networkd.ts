@@ -9,12 +9,41 @@
  * name excludes just those links, so the file keeps matching every other NIC exactly as before. The
  * distribution's file is not edited; deleting the drop-in undoes it (it is ours: stale ones are removed).
  * Inverted entries mixed with plain ones need systemd >= 249 (Debian 12, Ubuntu 22.04, RHEL 9).
+ *
+ * Name= is tested against the kernel name and every alternative name (networkd passes a link when any
+ * of its names passes), and udev gives each NIC alternative names (99-default.link: ens3 and enp0s3
+ * beside eth0). So the drop-in names them all, as far as udev's database shows them, and also excludes
+ * the NIC by the MAC-derived udev property, which networkd tests once udev has initialised the link,
+ * whatever names it got (issue 11: `Name=!eth0` alone let `Name=en* eth*` match the altname ens3).
  */
 import { HEADER } from '../renderers/common.js';
 import { NETWORKD_DROPIN } from '../renderers/networkd.js';
 import type { PlannedFile } from '../../types/plan.js';
 import type { ResolvedNic, SystemView } from '../../types/network.js';
 import { globMatch } from './marks.js';
+
+/** The udev properties that 99-default.link's AlternativeNamesPolicy (database onboard slot path) makes alternative names. */
+const ALTNAME_PROPERTIES = new Set(['ID_NET_NAME_FROM_DATABASE', 'ID_NET_NAME_ONBOARD', 'ID_NET_NAME_SLOT', 'ID_NET_NAME_PATH']);
+
+/**
+ * The names networkd tests Name= against: the kernel name and the alternative names udev derives for
+ * the link (read from its database, /run/udev/data/n<ifindex>; nothing more when it is absent, as in an
+ * image root: the first boot's local stage plans again).
+ */
+export function linkNames(sys: SystemView, nic: ResolvedNic): string[] {
+  const names = [nic.name];
+  const ifindex = sys.readFile(`/sys/class/net/${nic.name}/ifindex`)?.trim();
+  if (!ifindex || !/^\d+$/.test(ifindex)) return names;
+  for (const m of (sys.readFile(`/run/udev/data/n${ifindex}`) ?? '').matchAll(/^E:(\w+)=(\S+)$/gm)) {
+    if (ALTNAME_PROPERTIES.has(m[1]!) && /^[\w.-]{1,15}$/.test(m[2]!) && !names.includes(m[2]!)) names.push(m[2]!);
+  }
+  return names;
+}
+
+/** udev's net_id property for a NIC with a permanent MAC: "enx" and the MAC's hex digits. */
+export function macNameProperty(nic: ResolvedNic): string {
+  return `ID_NET_NAME_MAC=enx${nic.mac.toLowerCase().replace(/:/g, '')}`;
+}
 
 /** Highest priority first: the first directory holding a name is the file networkd reads. */
 const DIRS = ['/etc/systemd/network', '/run/systemd/network', '/usr/local/lib/systemd/network', '/usr/lib/systemd/network', '/lib/systemd/network'];
@@ -70,11 +99,12 @@ function testList(patterns: string[], value: string | undefined, eq: (p: string,
  * any other condition (Driver=, Path=, Host=, Virtualization=...) is assumed to hold: the drop-in is
  * harmless where the file would not have matched anyway.
  */
-export function mayMatch(content: string, nic: ResolvedNic): boolean {
+export function mayMatch(content: string, nic: ResolvedNic, names: readonly string[] = [nic.name]): boolean {
   const m = matchLists(content);
   const mac = (p: string, v: string): boolean => p.toLowerCase() === v;
+  const nameList = m.get('Name') ?? [];
   return (
-    testList(m.get('Name') ?? [], nic.name, globMatch) &&
+    names.some((n) => testList(nameList, n, globMatch)) &&
     testList(m.get('OriginalName') ?? [], nic.name, globMatch) &&
     testList(m.get('MACAddress') ?? [], nic.mac, mac) &&
     testList(m.get('PermanentMACAddress') ?? [], nic.mac, mac) &&
@@ -110,13 +140,16 @@ export function networkdDropins(sys: SystemView, nics: readonly ResolvedNic[], o
   for (const [name, path] of effectiveFiles(sys, (n) => ours.has(n) || n.startsWith('10-contextualization-'))) {
     const content = sys.readFile(path);
     if (!content?.trim()) continue; // empty or a /dev/null link: masked, networkd skips it
-    const hit = nics.filter((nic) => name < ourName(nic) && mayMatch(content, nic)).map((n) => n.name);
-    if (hit.length === 0) continue;
+    const hitNics = nics.filter((nic) => name < ourName(nic) && mayMatch(content, nic, linkNames(sys, nic)));
+    if (hitNics.length === 0) continue;
+    const hit = hitNics.map((n) => n.name);
     const body = [
       HEADER,
       `# ${hit.join(', ')} ${hit.length > 1 ? 'are' : 'is'} configured by the context; ${path} sorts first and would match, so it must not.`,
+      '# Every name of the NIC (alternative names too: Name= tests them all), and its MAC-derived udev property.',
       '[Match]',
-      `Name=!${hit.join(' ')}`,
+      `Name=!${hitNics.flatMap((n) => linkNames(sys, n)).join(' ')}`,
+      ...hitNics.map((n) => `Property=!${macNameProperty(n)}`),
     ];
     out.push({
       path: dropinPath(name),
@@ -132,7 +165,7 @@ export function networkdDropins(sys: SystemView, nics: readonly ResolvedNic[], o
 export function networkdMatches(sys: SystemView, nic: ResolvedNic, isOurs: (name: string) => boolean): boolean {
   for (const path of effectiveFiles(sys, isOurs).values()) {
     const content = sys.readFile(path);
-    if (content?.trim() && mayMatch(content, nic)) return true;
+    if (content?.trim() && mayMatch(content, nic, linkNames(sys, nic))) return true;
   }
   return false;
 }

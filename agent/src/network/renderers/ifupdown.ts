@@ -28,7 +28,10 @@ function routeArgs(w: Writer, nic: ResolvedNic, r: ResolvedRoute): string {
 function renderNic(net: NetworkConfig, nic: ResolvedNic, w: Writer): string[] {
   const name = w.ifname(nic.name);
   const v = (key: string, value: string | number): string => w.value(`${name}.${key}`, value);
-  const out = ['', `# ${nic.mac}`, `auto ${name}`];
+  // allow-hotplug as well as auto: udev may have queued ifup@<nic>.service from the image's own
+  // `allow-hotplug <nic>` before the local stage disabled it; that unit runs
+  // `ifup --allow=hotplug <nic>; ifquery --state <nic>` and fails unless our stanza is in that class too.
+  const out = ['', `# ${nic.mac}`, `auto ${name}`, `allow-hotplug ${name}`];
   const method = nic.method === 'dhcp' ? 'dhcp' : nic.ipv4 ? 'static' : 'manual';
   out.push(`iface ${name} inet ${method}`);
   const opt = (line: string): void => {
