@@ -7,3 +7,5 @@ echo
 npx tsx bench/agent.ts
 echo
 npx tsx bench/batch.ts
+echo
+npx tsx bench/startup.ts 15 --guest
