@@ -146,7 +146,11 @@ async function guestBench(): Promise<void> {
       const s = samples.get(m[1]!) ?? samples.set(m[1]!, { cold: [], warm: [] }).get(m[1]!)!;
       s[m[2] as 'cold' | 'warm'].push(Number(m[3]));
     }
-    if (!r.console.includes('STARTUP done')) throw new Error(`the guest did not finish the measurements (console: ${join(work, 'console.log')})`);
+    if (!r.console.includes('STARTUP done')) {
+      // The measurements run as the context's post-install, i.e. only after the agent applied it.
+      const local = /contextualization-local\.service: Failed with result '([^']+)'/.exec(r.console)?.[1];
+      throw new Error(`the guest did not finish the measurements${local ? ` (contextualization-local.service failed: ${local}, so post-install never ran)` : ''}; console: ${join(work, 'console.log')}`);
+    }
     console.log(`bench/startup (guest): ifupdown image, qemu -accel tcg -smp 1, boot ${(r.bootMs / 1000).toFixed(0)} s; cold = first run after drop_caches, warm = median of 3`);
     for (const [name, s] of samples) console.log(`${name.padEnd(16)} cold ${String(s.cold[0]).padStart(6)} ms   warm ${String(median(s.warm)).padStart(6)} ms`);
   } finally {
