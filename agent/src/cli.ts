@@ -1,19 +1,23 @@
 /**
  * `contextualization`: the guest agent's command line. A drop-in for the classic
  * /usr/local/bin/contextualization: with no command it does the whole job (`boot`).
+ *
+ * Start-up diet: only commander, the flag checks and the exit codes load eagerly. Each command's
+ * work is a dynamic import() in its action; esbuild turns those into lazily evaluated modules of the
+ * one bundle, so `--version`/`--help` evaluate no stage, `local`/`final`/`boot` never evaluate the
+ * installer or the diagnostics, and under TCG every module not evaluated saves real seconds.
+ * test/core/architecture.test.ts checks what each command's import graph may hold.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { RootFs } from '../../lib/fs/index.js';
 import { checkIfname, checkMac } from '../../lib/context/rules.js';
-import { installAgent, type InitSystem } from './install.js';
-import { makeLogger } from './log.js';
+import type { InitSystem } from './install.js';
 import type { BackendName, SystemNic } from './types/network.js';
-import { AGENT_VERSION, type RunOptions } from './stages/engine.js';
+import type { RunOptions } from './stages/engine.js';
 import { EXIT, UsageError, errorLines, exitCodeFor } from './stages/exit.js';
-import { runFinal } from './stages/final.js';
-import { runLocal } from './stages/local.js';
-import { runDisable, runEnable } from './stages/disable.js';
-import { formatStatus, readStatus } from './state/status.js';
+
+// The same define as stages/engine.ts AGENT_VERSION, read here so `--version` loads no stage.
+declare const __AGENT_VERSION__: string | undefined;
+const AGENT_VERSION = typeof __AGENT_VERSION__ === 'string' ? __AGENT_VERSION__ : '0.0.0-dev';
 
 const BACKENDS: BackendName[] = ['ifupdown', 'networkd', 'networkmanager', 'netplan', 'ifcfg', 'ip'];
 
@@ -68,8 +72,9 @@ export function parseNicDeclaration(spec: string): SystemNic {
   return { name: name.value, mac: mac.value, carrier: true, physical: true };
 }
 
-function runOptions(f: CommonFlags): RunOptions {
+async function runOptions(f: CommonFlags): Promise<RunOptions> {
   if (f.iso && f.dir) throw new UsageError('--iso and --dir are exclusive');
+  const { makeLogger } = await import('./log.js');
   return {
     root: f.root,
     dryRun: f.dryRun === true,
@@ -93,12 +98,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .exitOverride();
 
   withRunFlags(program.command('local').description('stage 1, before the network: find and apply the context (or DHCP fallback)'))
-    .action(async (f: CommonFlags) => setExit(await runLocal(runOptions(f))));
+    .action(async (f: CommonFlags) => {
+      const o = await runOptions(f);
+      setExit(await (await import('./stages/local.js')).runLocal(o));
+    });
   withRunFlags(program.command('final').description('stage 2, after the network is up: run post-install'))
-    .action(async (f: CommonFlags) => setExit(await runFinal(runOptions(f))));
+    .action(async (f: CommonFlags) => {
+      const o = await runOptions(f);
+      setExit(await (await import('./stages/final.js')).runFinal(o));
+    });
   withRunFlags(program.command('boot', { isDefault: true }).description('both stages (rc.local, sysvinit, or by hand)'))
     .action(async (f: CommonFlags) => {
-      const o = runOptions(f);
+      const o = await runOptions(f);
+      const [{ runLocal }, { runFinal }] = await Promise.all([import('./stages/local.js'), import('./stages/final.js')]);
       const local = await runLocal(o);
       const final = await runFinal(o);
       setExit(local !== EXIT.ok ? local : final);
@@ -114,9 +126,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'JSON logs even on a terminal');
   switchFlags(program.command('disable').description("turn the agent off and hand the network back to the distribution's own configuration"))
     .option('--keep-network', "only turn the agent off: keep its network files and its edits of the distribution's")
-    .action(async (f: CommonFlags & { keepNetwork?: boolean }) => setExit(await runDisable(runOptions(f), { keepNetwork: f.keepNetwork === true })));
+    .action(async (f: CommonFlags & { keepNetwork?: boolean }) => {
+      const o = await runOptions(f);
+      setExit(await (await import('./stages/disable.js')).runDisable(o, { keepNetwork: f.keepNetwork === true }));
+    });
   switchFlags(program.command('enable').description('turn the agent back on (the next boot applies the context)'))
-    .action(async (f: CommonFlags) => setExit(await runEnable(runOptions(f))));
+    .action(async (f: CommonFlags) => {
+      const o = await runOptions(f);
+      setExit(await (await import('./stages/disable.js')).runEnable(o));
+    });
 
   program.command('status')
     .description('show what the last runs of this boot did')
@@ -126,6 +144,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (f: { root: string; json?: boolean; system?: boolean }) => {
       // Loaded lazily: systeminformation must not cost anything on the boot path.
       if (f.system) process.stdout.write(`${await (await import('./diagnostics.js')).systemReport()}\n\n`);
+      const [{ RootFs }, { formatStatus, readStatus }] = await Promise.all([import('../../lib/fs/index.js'), import('./state/status.js')]);
       const status = readStatus(new RootFs(f.root));
       if (!status) {
         process.stdout.write('contextualization: no run recorded this boot\n');
@@ -143,6 +162,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--force', 'replace differing existing files')
     .option('--trust-key <file>', 'require contexts signed by this public key (contextgen keygen); repeatable', collect)
     .action(async (f: { root: string; init?: InitSystem; force?: boolean; trustKey?: string[] }) => {
+      const { installAgent } = await import('./install.js');
       const r = await installAgent({ root: f.root, initSystem: f.init ?? 'auto', force: f.force === true, trustKeys: f.trustKey ?? [] });
       for (const a of r.actions) process.stdout.write(`${a.action.padEnd(9)} ${a.path}${a.detail ? `  (${a.detail})` : ''}\n`);
     });

@@ -8,17 +8,23 @@ import { Command, CommanderError, Option } from 'commander';
 import { describeError, EXIT, type ExitCode } from './errors.js';
 import type { Io } from './io.js';
 import { formatProblem } from '../../lib/context/errors.js';
-import { isoSummary, runIso } from './commands/iso.js';
-import { domainSummary, runDomain } from './commands/domain.js';
-import { overlaySummary, runOverlay } from './commands/overlay.js';
-import { inspectLines, runInspect } from './commands/inspect.js';
-import { runValidate } from './commands/validate.js';
-import { runBatchCommand } from './commands/batch.js';
-import { keygenSummary, runKeygen } from './commands/keygen.js';
-import { runList, runRemove } from './commands/fleet.js';
-import { describeContext } from './context-build.js';
 import { CDROM_BUSES, DISK_FORMATS, DOMAIN_FORMATS, GUEST_TYPES, HYPERVISORS } from './domain/spec.js';
 import { POST_INSTALL_MODES } from '../../lib/context/rules.js';
+
+// Start-up diet: each command's module is a dynamic import() in its action, so a command evaluates
+// only its own graph (`iso` no XML builder or progress bar, `--version` none of them). esbuild turns
+// these into lazily evaluated modules of the one bundle; test/core/architecture.test.ts checks the graphs.
+const commands = {
+  iso: () => import('./commands/iso.js'),
+  keygen: () => import('./commands/keygen.js'),
+  domain: () => import('./commands/domain.js'),
+  overlay: () => import('./commands/overlay.js'),
+  batch: () => import('./commands/batch.js'),
+  fleet: () => import('./commands/fleet.js'),
+  inspect: () => import('./commands/inspect.js'),
+  validate: () => import('./commands/validate.js'),
+  contextBuild: () => import('./context-build.js'),
+};
 
 export const VERSION = '0.1.0';
 
@@ -80,6 +86,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--serial <n>', 'with --sign-key: monotonic serial; a VM refuses one older than it applied')
     .option('--any-vm', 'with --sign-key: bind to no UUID or MAC (any VM trusting the key accepts it)')
     .action(async (o) => {
+      const { isoSummary, runIso } = await commands.iso();
       const r = await runIso(o, io);
       io.out(isoSummary(r));
       setCode(EXIT.ok);
@@ -92,6 +99,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--comment <text>', 'comment on the key line (e.g. ops@site)')
     .option('--force', 'overwrite existing key files')
     .action(async (o) => {
+      const { keygenSummary, runKeygen } = await commands.keygen();
       io.out(keygenSummary(await runKeygen(o, io)));
       setCode(EXIT.ok);
     });
@@ -116,6 +124,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .requiredOption('-o, --out <file>', 'output file')
     .option('--force', 'overwrite an existing output')
     .action(async (o) => {
+      const { domainSummary, runDomain } = await commands.domain();
       const r = await runDomain({ ...o, checkPaths: o.checkPaths }, io);
       io.out(domainSummary(r));
       setCode(EXIT.ok);
@@ -131,6 +140,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--force', 'accepted for symmetry; an existing disk is never replaced by it')
     .option('--recreate-disks', 'replace an existing overlay (its data is lost); refused while a QEMU holds it')
     .action(async (o) => {
+      const { overlaySummary, runOverlay } = await commands.overlay();
       const p = await runOverlay(o, io);
       io.out(overlaySummary(p));
       setCode(EXIT.ok);
@@ -150,6 +160,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--recreate-disks', 'also recreate existing overlays (data in them is lost); refused while a domain runs')
     .option('--no-check-paths', 'do not require disk = PATH images to exist here')
     .action(async (inventory: string, o) => {
+      const { runBatchCommand } = await commands.batch();
       setCode(await runBatchCommand({ inventory, ...o }, io));
     });
 
@@ -158,6 +169,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .description('list the VMs a batch recorded in OUTDIR (name, address, MAC, UUID, libvirt URI, directory)')
     .option('-o, --out <dir>', 'batch output directory', '.')
     .action(async (o: { out?: string }) => {
+      const { runList } = await commands.fleet();
       for (const l of await runList(o, io)) io.out(l);
       setCode(EXIT.ok);
     });
@@ -169,6 +181,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('-o, --out <dir>', 'batch output directory', '.')
     .option('--force', 'stop a running domain first (otherwise it is refused)')
     .action(async (names: string[], o: { out?: string; force?: boolean }) => {
+      const { runRemove } = await commands.fleet();
       const r = await runRemove({ names, ...o }, io);
       io.out(`removed ${r.removed.join(', ')}${r.kept.length ? `; kept ${r.kept.length} file(s) not made or changed since: ${r.kept.join(', ')}` : ''}`);
       setCode(EXIT.ok);
@@ -181,6 +194,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .option('--json', 'machine-readable output')
     .option('--verify-key <pub>', 'verify the signature against this public key (repeatable: any of them)', collect)
     .action(async (iso: string, o: { json?: boolean; verifyKey?: string[] }) => {
+      const { inspectLines, runInspect } = await commands.inspect();
       const r = await runInspect(iso, io, { verifyKeys: o.verifyKey });
       if (o.json) io.out(JSON.stringify(r, null, 2));
       else {
@@ -195,6 +209,7 @@ export function buildProgram(io: Io, setCode: (c: ExitCode) => void): Command {
     .description('parse and validate a context directory; exit 0 when clean, 1 with one line per problem')
     .argument('<dir>', 'context directory')
     .action(async (dir: string) => {
+      const [{ runValidate }, { describeContext }] = await Promise.all([commands.validate(), commands.contextBuild()]);
       const r = await runValidate(dir, io);
       for (const p of r.problems) io.err(formatProblem(p));
       if (!r.problems.length) io.out(`${dir}: ok: ${describeContext(r.context!)}`);

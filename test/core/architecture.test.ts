@@ -1,7 +1,8 @@
 /**
  * The folder structure is the architecture (ARCHITECTURE.md): no import cycle between the agent's
  * folders, the lib/ folders never import the agent or the host tools, and the boot path never loads
- * the diagnostics library (systeminformation).
+ * the diagnostics library (systeminformation). Start-up diet: each command of both binaries loads
+ * (statically, i.e. eagerly once its dynamic import() resolves) only the packages it needs.
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -25,6 +26,24 @@ function importsOf(file: string): string[] {
 function folder(file: string): string {
   const rel = relative(join(REPO, 'agent/src'), file);
   return rel.includes('/') ? rel.split('/')[0]! : '.';
+}
+
+/** Every source file and npm package a file loads through static imports (type-only imports excluded). */
+function staticGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (f: string): void => {
+    if (files.has(f)) return;
+    files.add(f);
+    const text = readFileSync(f, 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)(?!\s+type\b)[^;]*?from '([^']+)'/gms)) {
+      const spec = m[1]!;
+      if (spec.startsWith('.')) visit(resolve(dirname(f), spec.replace(/\.js$/, '.ts')));
+      else if (!spec.startsWith('node:')) packages.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+    }
+  };
+  visit(join(REPO, entry));
+  return { files, packages };
 }
 
 describe('architecture', () => {
@@ -64,5 +83,32 @@ describe('architecture', () => {
     const text = [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
     expect(text).not.toMatch(/from 'systeminformation'/);
     expect(text).not.toMatch(/from 'pino-pretty'/);
+  });
+
+  // Start-up diet (issue 11 item 5, issue 12): what each command may evaluate. The packages a
+  // command needs are listed exactly, so a new heavy import on a hot path fails here first.
+  const graphs: { entry: string; what: string; packages: string[]; forbiddenFiles?: string[] }[] = [
+    { entry: 'agent/src/cli.ts', what: 'contextualization before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },
+    { entry: 'agent/src/stages/local.ts', what: 'contextualization local', packages: ['execa', 'ini', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
+    { entry: 'agent/src/stages/final.ts', what: 'contextualization final', packages: ['execa', 'ini', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
+    { entry: 'agent/src/log.ts', what: 'the agent logger', packages: ['pino'] },
+    { entry: 'host-tools/src/program.ts', what: 'contextgen before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },
+    { entry: 'host-tools/src/commands/iso.ts', what: 'contextgen iso', packages: ['ini', 'ipaddr.js'] },
+    { entry: 'host-tools/src/commands/validate.ts', what: 'contextgen validate', packages: ['ini', 'ipaddr.js'] },
+  ];
+  for (const g of graphs) {
+    it(`${g.what} loads only ${g.packages.join(', ')}`, () => {
+      const { files, packages } = staticGraph(g.entry);
+      expect([...packages].sort()).toEqual(g.packages);
+      const loaded = [...files].map((f) => relative(REPO, f));
+      for (const f of g.forbiddenFiles ?? []) expect(loaded).not.toContain(f);
+    });
+  }
+
+  it('the built bundles record what they pull in (esbuild metafile), and the agent bundle holds no XML or progress bar', () => {
+    const meta = JSON.parse(readFileSync(join(REPO, 'dist/.build/x64/contextualization.meta.json'), 'utf8')) as { inputs: Record<string, unknown> };
+    const inputs = Object.keys(meta.inputs);
+    expect(inputs.some((f) => f.includes('agent/src/stages/local.ts'))).toBe(true);
+    expect(inputs.filter((f) => /node_modules\/(xmlbuilder2|cli-progress|pino-pretty)\//.test(f))).toEqual([]);
   });
 });
