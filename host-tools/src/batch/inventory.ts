@@ -22,7 +22,7 @@ import {
 import { checkMac, checkIpMacPrefix } from '../mac.js';
 import { parseSize } from '../overlay.js';
 import { POST_INSTALL_MODES, parseCidr } from '../context-flags.js';
-import { checkBridge, checkConfigPath, checkHostLabel, checkInt, checkNetworkName, checkUuid, checkVolumeLabel } from '../values.js';
+import { checkBridge, checkConfigPath, checkHostLabel, checkInt, checkLine, checkNetworkName, checkUuid, checkVolumeLabel } from '../values.js';
 import { parseIni, type IniSection } from './ini.js';
 import { parsePool, type Pool } from './pool.js';
 
@@ -57,6 +57,16 @@ export interface VmSettings {
   macPrefix: string;
   /** Private key that signs each VM's context for its own UUID and MAC (docs/signed-contexts.md). */
   signKey?: string;
+  /** `host = NAME`: place the VM on [host NAME] (otherwise placement picks one). */
+  host?: string;
+  /** Direct kernel boot (paths on the VM's host): <os><kernel/><initrd/><cmdline/>. */
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  /** The serial console is also logged to this file on the VM's host (`{name}` is the VM name). */
+  consoleLog?: string;
+  /** A QEMU user-mode NIC (no bridge or libvirt network needed; guests reach out, nothing reaches in). */
+  userNetworking?: boolean;
   /** Section each key's value was written in ("[defaults]", "[group web]", "[vm db01]"): errors name it. */
   origin: Record<string, string>;
 }
@@ -76,8 +86,24 @@ export interface VmRequest {
   invalid?: boolean;
 }
 
+/** A `[host NAME]` section: a libvirt host the batch places VMs on, with the storage pool for their volumes. */
+export interface HostSpec {
+  name: string;
+  where: string;
+  line: number;
+  uri: string;
+  /** libvirt storage pool (on that host) for the VMs' context ISOs and overlays. */
+  pool: string;
+  /** At most this many VMs of this OUTDIR on the host (default: no limit). */
+  capacity?: number;
+  /** Volume in `pool` the VMs' qcow2 overlays are backed by. */
+  baseVolume?: string;
+}
+
 export interface Inventory {
   file: string;
+  /** `[host NAME]` sections in inventory order; empty: local mode (files in OUTDIR only). */
+  hosts: HostSpec[];
   defaults: VmSettings;
   pool?: Pool;
   /** `pool = dhcp`: VMs without an address use DHCP, on purpose (no pool is otherwise an error). */
@@ -248,6 +274,35 @@ export const KEYS: Record<string, KeyRule> = {
       return undefined;
     },
   },
+  host: {
+    scopes: ALL,
+    set: (s, v) => {
+      const c = checkHostLabel(v);
+      if (!c.ok) return `host name ${c.why}`;
+      s.host = v;
+      return undefined;
+    },
+  },
+  kernel: { scopes: ALL, set: checkedPath((s, p) => (s.kernel = p)) },
+  initrd: { scopes: ALL, set: checkedPath((s, p) => (s.initrd = p)) },
+  cmdline: {
+    scopes: ALL,
+    set: (s, v) => {
+      const c = checkLine(v);
+      if (!c.ok) return c.why;
+      s.cmdline = v;
+      return undefined;
+    },
+  },
+  console_log: { scopes: ALL, set: checkedPath((s, p) => (s.consoleLog = p)) },
+  user_networking: {
+    scopes: ALL,
+    set: (s, v) => {
+      if (v !== 'yes' && v !== 'no') return 'must be yes or no';
+      s.userNetworking = v === 'yes';
+      return undefined;
+    },
+  },
   // Handled by the section readers below, listed here for scope checks.
   pool: { scopes: ['defaults'] },
   prefix: { scopes: ['defaults'] },
@@ -307,7 +362,7 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   const { sections, problems } = parseIni(text, file);
   const base = baseDir;
   const defaults = defaultSettings();
-  const inventory: Inventory = { file, defaults, vms: [] };
+  const inventory: Inventory = { file, defaults, hosts: [], vms: [] };
   const p = (where: string, key: string, value: string | undefined, why: string) =>
     problems.push({ file, key: key ? `${where} ${key}` : where, value, why });
 
@@ -353,7 +408,10 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   }
 
   for (const k of kinds) {
-    if (k.kind === 'vm') {
+    if (k.kind === 'host') {
+      const h = readHost(k.s, k.name!, p);
+      if (h) inventory.hosts.push(h);
+    } else if (k.kind === 'vm') {
       const where = `[${k.s.header}]`;
       const settings = structuredClone(defaults);
       applyKeys(k.s, 'vm', settings, where);
@@ -421,9 +479,45 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   return { inventory, problems };
 }
 
-function classify(header: string): { kind?: 'defaults' | 'vm' | 'group'; name?: string; why?: string } {
+const HOST_KEYS = ['uri', 'pool', 'capacity', 'base_volume'];
+// libvirt object names: no '/' (a dir pool makes the name a file name), no control characters, no quotes.
+const LIBVIRT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/;
+
+/** `[host NAME]`: uri and pool required, capacity and base_volume optional. */
+function readHost(section: IniSection, name: string, p: (where: string, key: string, value: string | undefined, why: string) => void): HostSpec | undefined {
+  const where = `[${section.header}]`;
+  let ok = true;
+  const bad = (key: string, value: string | undefined, why: string) => {
+    p(where, key, value, why);
+    ok = false;
+  };
+  const n = checkHostLabel(name);
+  if (!n.ok) bad('', name, `host name ${n.why}`);
+  for (const [key, e] of section.entries) if (!HOST_KEYS.includes(key)) bad(key, e.value, `unknown key in a host section (line ${e.line}; allowed: ${HOST_KEYS.join(', ')})`);
+  const get = (k: string) => section.entries.get(k)?.value;
+  const uri = get('uri');
+  // A libvirt URI: driver[+transport]://[user@][host][:port]/path[?params]. The query may carry keyfile= etc.
+  if (uri === undefined) bad('uri', undefined, 'required: the libvirt URI of the host (qemu:///system, qemu+ssh://root@host/system)');
+  else if (!/^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[^\s'"\\]*$/.test(uri) || !checkLine(uri).ok) bad('uri', uri, 'not a libvirt URI (driver[+transport]://[user@host[:port]]/path)');
+  const pool = get('pool');
+  if (pool === undefined) bad('pool', undefined, 'required: the libvirt storage pool on that host for the VMs\' volumes');
+  else if (!LIBVIRT_NAME.test(pool)) bad('pool', pool, 'not a storage pool name (letters, digits, _ . + -)');
+  const base = get('base_volume');
+  if (base !== undefined && !LIBVIRT_NAME.test(base)) bad('base_volume', base, 'not a volume name (letters, digits, _ . + -)');
+  let capacity: number | undefined;
+  const cap = get('capacity');
+  if (cap !== undefined) {
+    const c = checkInt(cap, 1, MAX_VMS);
+    if (!c.ok) bad('capacity', cap, c.why);
+    else capacity = c.value;
+  }
+  if (!ok) return undefined;
+  return { name, where, line: section.line, uri: uri!, pool: pool!, capacity, baseVolume: base };
+}
+
+function classify(header: string): { kind?: 'defaults' | 'vm' | 'group' | 'host'; name?: string; why?: string } {
   if (header === 'defaults') return { kind: 'defaults' };
-  const m = /^(vm|group) (\S+)$/.exec(header);
-  if (m) return { kind: m[1] as 'vm' | 'group', name: m[2] };
-  return { why: 'section must be [defaults], [vm NAME] or [group NAME]' };
+  const m = /^(vm|group|host) (\S+)$/.exec(header);
+  if (m) return { kind: m[1] as 'vm' | 'group' | 'host', name: m[2] };
+  return { why: 'section must be [defaults], [host NAME], [vm NAME] or [group NAME]' };
 }

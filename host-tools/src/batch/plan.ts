@@ -10,16 +10,17 @@ import type { Context, ContextFiles } from '../../../lib/context/model.js';
 import { inSubnet, isUsableHostAddress, networkAddress } from '../../../lib/net/ip.js';
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
-import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
+import { defaultCdromBus, validateDomainSpec, type DomainSpec, type NicSpec } from '../domain/spec.js';
 import { KVM_OUI, macForIpv4, XEN_OUI } from '../mac.js';
 import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
 import { exists, outputProblem } from '../io.js';
-import { IdSource } from './manifest.js';
+import { IdSource, type Manifest } from './manifest.js';
+import type { HostFacts } from './hosts.js';
 import { randomBytes } from 'node:crypto';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
 import { Allocator, poolSize } from './pool.js';
 import { BatchSigners } from '../signing.js';
-import type { Inventory, VmRequest } from './inventory.js';
+import type { HostSpec, Inventory, VmRequest } from './inventory.js';
 
 export interface VmPlan {
   name: string;
@@ -44,7 +45,18 @@ export interface VmPlan {
   overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string; keep: boolean; recreate: boolean };
   /** The VM directory exists and will be written into (--force). */
   replaces: boolean;
+  /** Set when the inventory has [host NAME] sections: where the VM lives and the volumes it gets there. */
+  host?: { name: string; uri: string; pool: string };
+  volumes?: {
+    /** The context ISO volume; `replace`: ours from an earlier run, deleted and uploaded again. */
+    context: { name: string; replace: boolean };
+    /** The overlay volume on the host's base volume; `keep`: it exists and holds the guest's data. */
+    disk?: { name: string; backingPath: string; backingFormat: 'qcow2' | 'raw'; capacity: number; keep: boolean; recreate: boolean };
+  };
 }
+
+/** Names of a VM's volumes in its host's pool. */
+export const volumeNamesFor = (vm: string) => ({ context: `${vm}-context.iso`, disk: `${vm}.qcow2` });
 
 export interface PlanOptions {
   outDir: string;
@@ -55,9 +67,14 @@ export interface PlanOptions {
   /** Existing overlays are recreated (refused while the domain runs: see domainState). */
   recreateDisks?: boolean;
   /** libvirt's state of a domain ("running", "shut off") or undefined when unknown to libvirt. */
-  domainState?: (name: string) => Promise<string | undefined>;
-  /** The URI domainState asks, for messages. */
+  domainState?: (name: string, uri: string) => Promise<string | undefined>;
+  /** The URI domainState asks for VMs that have no [host] (local mode). */
   stateUri?: string;
+  /** [host NAME] of each VM (placement.ts) and what the host has (hosts.ts); empty in local mode. */
+  hostOf?: Map<VmRequest, HostSpec>;
+  hostFacts?: Map<HostSpec, HostFacts>;
+  /** The OUTDIR manifest: which pool volumes are this batch's own from earlier runs. */
+  manifest?: Manifest;
   /** Existing VMs: OUTDIR scan plus, with --define, libvirt's domains. */
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
@@ -356,7 +373,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     if (s.gateway && address && prefix !== undefined && !inSubnet(s.gateway, networkAddress(address, prefix), prefix)) {
       addKey(vm, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
     }
-    if (!s.bridge && !s.network) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network) given in [defaults] or the section');
+    if (!s.bridge && !s.network && !s.userNetworking) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network, or user_networking = yes) given in [defaults] or the section');
 
     // Context inputs (cached across VMs).
     let base: LoadedDir = { context: startingContext(), extras: new Map() };
@@ -406,12 +423,22 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       }
     }
 
-    // Disk: an overlay on the base image, or a given disk path.
+    // Disk: an overlay on the base image, or a given disk path; on a [host], volumes in its pool.
     const dir = join(opts.outDir, vm.name);
+    const host = opts.hostOf?.get(vm);
     let overlay: VmPlan['overlay'];
+    let volumes: VmPlan['volumes'];
     let diskPath = s.disk?.replaceAll('{name}', vm.name);
     let diskFormat = s.diskFormat ?? 'qcow2';
-    if (s.baseImage) {
+    if (host) {
+      const r = await planVolumes(vm, host, opts, inOutDir.has(vm.name.toLowerCase()));
+      for (const x of r.problems) add(vm.where, x.key, x.value, x.why, x.at ?? vm.where);
+      volumes = r.volumes;
+      if (volumes?.disk) {
+        diskPath = join(host.pool, volumes.disk.name); // informational: the domain names pool and volume
+        diskFormat = 'qcow2';
+      }
+    } else if (s.baseImage) {
       const info = await inputs.image(s.baseImage, `${at(vm, 'base_image')} base_image`);
       if (isProblems(info)) problems.push(...info);
       else if (info.format !== 'qcow2' && info.format !== 'raw') addKey(vm, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
@@ -426,7 +453,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         diskFormat = 'qcow2';
         if (!diskExists && opts.contextsOnly && inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, `${path} is missing; --contexts-only never creates disks (run with --force)`);
         if (overlay.recreate) {
-          const why = await recreateRefusal(vm.name, path, s.format, opts);
+          const why = await recreateRefusal(vm.name, path, s.format, opts, opts.stateUri ?? 'qemu:///system');
           if (why) add(vm.where, undefined, vm.name, why);
         }
       }
@@ -472,10 +499,17 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       vcpus: s.vcpus,
       hypervisor,
       guestType: s.guestType,
-      disk: { path: diskPath!, format: diskFormat },
-      context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)) },
-      nics: mac ? [{ mac, source: s.bridge ? { kind: 'bridge', name: s.bridge } : { kind: 'network', name: s.network! } }] : [],
+      disk: { path: diskPath!, format: diskFormat, ...(host && volumes?.disk ? { volume: { pool: host.pool, volume: volumes.disk.name } } : {}) },
+      context: {
+        path: isoPath,
+        bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)),
+        ...(host && volumes ? { volume: { pool: host.pool, volume: volumes.context.name } } : {}),
+      },
+      nics: mac ? [{ mac, source: nicSource(s) }] : [],
+      ...(s.kernel ? { boot: { kernel: s.kernel, initrd: s.initrd, cmdline: s.cmdline } } : {}),
+      ...(s.consoleLog ? { consoleLog: s.consoleLog.replaceAll('{name}', vm.name) } : {}),
     };
+    if (!s.kernel && (s.initrd || s.cmdline !== undefined)) addKey(vm, s.initrd ? 'initrd' : 'cmdline', s.initrd ?? s.cmdline, 'needs kernel = PATH (direct kernel boot)');
     const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));
     if (dp.length) {
       for (const p of dp) if (p.key) addKey(vm, p.key, p.value, p.why); else add(vm.where, p.key, p.value, p.why);
@@ -498,6 +532,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       format,
       overlay,
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
+      ...(host ? { host: { name: host.name, uri: host.uri, pool: host.pool }, volumes } : {}),
     });
   }
   for (const [k, vms] of foreignNics) {
@@ -514,12 +549,70 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
 }
 
 /** Why an existing disk must not be recreated now, or undefined: only a domain libvirt reports shut off (or does not know) and an image no QEMU holds. */
-async function recreateRefusal(name: string, disk: string, format: string, opts: PlanOptions): Promise<string | undefined> {
+async function recreateRefusal(name: string, disk: string | undefined, format: string, opts: PlanOptions, uri: string): Promise<string | undefined> {
   if (format === 'xl') return 'cannot ask libvirt whether an xl domain is running; --recreate-disks is for libvirt domains';
-  const state = await opts.domainState?.(name);
-  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${opts.stateUri}; shut it down before --recreate-disks`;
-  if (await imageInUse(disk)) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
+  const state = await opts.domainState?.(name, uri);
+  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${uri}; shut it down before --recreate-disks`;
+  if (disk && (await imageInUse(disk))) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
   return undefined;
+}
+
+function nicSource(s: VmRequest['settings']): NicSpec['source'] {
+  if (s.bridge) return { kind: 'bridge', name: s.bridge };
+  if (s.network) return { kind: 'network', name: s.network };
+  return { kind: 'user' };
+}
+
+interface HostProblem {
+  key?: string;
+  value?: string;
+  why: string;
+  /** Section the value was written in, when not the VM's own. */
+  at?: string;
+}
+
+/**
+ * The VM's volumes in its host's pool. A volume already there is ours only when the manifest records
+ * it for this VM (same pool, same key): then the context ISO is replaced and the overlay kept (or
+ * recreated with --recreate-disks). Anyone else's volume is never touched.
+ */
+async function planVolumes(vm: VmRequest, host: HostSpec, opts: PlanOptions, inOutDir: boolean): Promise<{ volumes?: VmPlan['volumes']; problems: HostProblem[] }> {
+  const problems: HostProblem[] = [];
+  const facts = opts.hostFacts?.get(host);
+  if (!facts) return { problems }; // the host's own problem is reported once by checkHosts
+  const s = vm.settings;
+  const names = volumeNamesFor(vm.name);
+  const recorded = opts.manifest?.vms[vm.name]?.volumes ?? [];
+  const ours = (name: string) => recorded.some((r) => r.pool === host.pool && r.uri === host.uri && r.name === name);
+  const foreign = (name: string) => ({ why: `volume ${name} already exists in pool ${host.pool} at ${host.uri} and this batch did not make it; refusing to replace it` });
+  const ctxExists = facts.volumes.has(names.context);
+  if (ctxExists && !ours(names.context)) problems.push(foreign(names.context));
+  if (s.baseImage) problems.push({ key: 'base_image', value: s.baseImage, why: `a local image; VMs on [host ${host.name}] get overlays on its base_volume`, at: at(vm, 'base_image') });
+  let disk: NonNullable<VmPlan['volumes']>['disk'];
+  if (!s.disk) {
+    if (!host.baseVolume) problems.push({ why: `${host.where} has no base_volume, so the VM has no disk (set base_volume there, or disk = PATH on that host)` });
+    else if (facts.base) {
+      const diskExists = facts.volumes.has(names.disk);
+      if (diskExists && !ours(names.disk)) problems.push(foreign(names.disk));
+      const sizeBytes = s.size ? parseSize(s.size) : undefined;
+      const baseCap = facts.base.capacity ?? 0;
+      if (sizeBytes !== undefined && sizeBytes < baseCap) problems.push({ key: 'size', value: s.size, why: `smaller than base volume ${host.baseVolume} (${baseCap} bytes)`, at: at(vm, 'size') });
+      disk = {
+        name: names.disk,
+        backingPath: facts.base.path,
+        backingFormat: facts.base.format as 'qcow2' | 'raw',
+        capacity: sizeBytes ?? baseCap,
+        keep: diskExists && !opts.recreateDisks,
+        recreate: diskExists && !!opts.recreateDisks,
+      };
+      if (!diskExists && opts.contextsOnly && inOutDir) problems.push({ why: `volume ${names.disk} is missing in pool ${host.pool} at ${host.uri}; --contexts-only never creates disks (run with --force)` });
+      if (disk.recreate) {
+        const why = await recreateRefusal(vm.name, undefined, s.format, opts, host.uri);
+        if (why) problems.push({ why });
+      }
+    }
+  }
+  return { volumes: { context: { name: names.context, replace: ctxExists }, disk }, problems };
 }
 
 /** Where a VM's `key` was written: its own section, its group or [defaults] (for keys set nowhere: the VM's section). */
