@@ -67,6 +67,8 @@ export interface VmSettings {
   consoleLog?: string;
   /** A QEMU user-mode NIC (no bridge or libvirt network needed; guests reach out, nothing reaches in). */
   userNetworking?: boolean;
+  /** `nic2` ... `nic8`: NICs after the first (which the bridge/network/address/mac keys describe), by number. */
+  extraNics?: Record<number, ExtraNic>;
   /** Section each key's value was written in ("[defaults]", "[group web]", "[vm db01]"): errors name it. */
   origin: Record<string, string>;
 }
@@ -84,6 +86,72 @@ export interface VmRequest {
   uuid?: string;
   /** Its section had a problem already (reported by readInventory). */
   invalid?: boolean;
+}
+
+/** One `nicN = k=v, ...` value: the NIC's link, its address rule and its MAC rule. */
+export interface ExtraNic {
+  source: { kind: 'bridge' | 'network'; name: string } | { kind: 'user' };
+  /** dhcp (default without a pool), a fixed address, or allocation from this NIC's own pool. */
+  address: { kind: 'dhcp' } | { kind: 'fixed'; address: string; prefix: number } | { kind: 'pool'; pool: Pool; text: string };
+  mac?: string;
+  macMode: MacMode;
+}
+
+export const MAX_NICS = 8;
+const NIC_FIELDS = ['bridge', 'network', 'user', 'address', 'pool', 'prefix', 'mac', 'mac_mode'];
+
+/** `bridge=br1, pool=10.1.0.10-10.1.0.99, prefix=24, mac_mode=ip`: a NIC after the first. */
+export function parseExtraNic(v: string): { nic?: ExtraNic; why?: string } {
+  const fields = new Map<string, string>();
+  for (const part of list(v)) {
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const val = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (!NIC_FIELDS.includes(k)) return { why: `unknown NIC field ${k} (fields: ${NIC_FIELDS.join(', ')})` };
+    if (fields.has(k)) return { why: `${k} given twice` };
+    fields.set(k, val);
+  }
+  const links = ['bridge', 'network', 'user'].filter((k) => fields.has(k));
+  if (links.length !== 1) return { why: 'give exactly one of bridge=BR, network=NAME or user=yes' };
+  let source: ExtraNic['source'];
+  if (fields.has('bridge')) {
+    const c = checkBridge(fields.get('bridge')!);
+    if (!c.ok) return { why: `bridge: ${c.why}` };
+    source = { kind: 'bridge', name: fields.get('bridge')! };
+  } else if (fields.has('network')) {
+    const c = checkNetworkName(fields.get('network')!);
+    if (!c.ok) return { why: `network: ${c.why}` };
+    source = { kind: 'network', name: fields.get('network')! };
+  } else {
+    if (fields.get('user') !== 'yes') return { why: 'user must be yes' };
+    source = { kind: 'user' };
+  }
+  let address: ExtraNic['address'] = { kind: 'dhcp' };
+  const addr = fields.get('address');
+  const poolText = fields.get('pool');
+  const prefixText = fields.get('prefix');
+  if (addr !== undefined && poolText !== undefined) return { why: 'give address= or pool=, not both' };
+  if (addr !== undefined && addr !== 'dhcp') {
+    const c = parseCidr(addr, { requireNetwork: false, allowBare: true });
+    if (!c.cidr || !parseIPv4(c.cidr.address)) return { why: `address: ${c.why ?? 'batch addresses are IPv4'}` };
+    const prefix = addr.includes('/') ? c.cidr.prefix : prefixText !== undefined ? Number(prefixText) : undefined;
+    if (prefix === undefined || !Number.isInteger(prefix) || prefix < 1 || prefix > 32) return { why: 'address needs a prefix: address=A/P (or prefix=P)' };
+    address = { kind: 'fixed', address: c.cidr.address, prefix };
+  } else if (poolText !== undefined) {
+    const r = parsePool(poolText, prefixText);
+    if (!r.pool) return { why: `pool: ${r.why}` };
+    address = { kind: 'pool', pool: r.pool, text: `${poolText}/${prefixText ?? ''}` };
+  }
+  let mac: string | undefined;
+  if (fields.has('mac')) {
+    const c = checkMac(fields.get('mac')!);
+    if (!c.ok) return { why: `mac: ${c.why}` };
+    mac = c.value;
+  }
+  const mm = fields.get('mac_mode') ?? 'random';
+  if (mm !== 'random' && mm !== 'ip') return { why: 'mac_mode must be random or ip' };
+  if (mm === 'ip' && address.kind === 'dhcp') return { why: 'mac_mode=ip needs address= or pool=' };
+  return { nic: { source, address, mac, macMode: mm } };
 }
 
 /** A `[host NAME]` section: a libvirt host the batch places VMs on, with the storage pool for their volumes. */
@@ -303,6 +371,24 @@ export const KEYS: Record<string, KeyRule> = {
       return undefined;
     },
   },
+  ...Object.fromEntries(
+    Array.from({ length: MAX_NICS - 1 }, (_, i) => [
+      `nic${i + 2}`,
+      {
+        scopes: ALL,
+        set: (st: VmSettings, v: string) => {
+          if (v === 'none') {
+            delete st.extraNics?.[i + 2]; // a [vm] may drop a NIC its group or [defaults] gives
+            return undefined;
+          }
+          const r = parseExtraNic(v);
+          if (!r.nic) return r.why;
+          st.extraNics = { ...st.extraNics, [i + 2]: r.nic };
+          return undefined;
+        },
+      } satisfies KeyRule,
+    ]),
+  ),
   // Handled by the section readers below, listed here for scope checks.
   pool: { scopes: ['defaults'] },
   prefix: { scopes: ['defaults'] },

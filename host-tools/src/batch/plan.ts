@@ -45,6 +45,8 @@ export interface VmPlan {
   overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string; keep: boolean; recreate: boolean };
   /** The VM directory exists and will be written into (--force). */
   replaces: boolean;
+  /** NICs after the first (nic2..), in order. */
+  extraNics?: { n: number; mac: string; address?: string; prefix?: number }[];
   /** Set when the inventory has [host NAME] sections: where the VM lives and the volumes it gets there. */
   host?: { name: string; uri: string; pool: string };
   volumes?: {
@@ -239,13 +241,13 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
   const keepMac = new Map<string, string>();
-  const keepAddr = new Map<string, string>();
+  const keepAddr = new Map<string, string[]>();
   for (const e of opts.existing) {
     if (!replaced(e)) continue;
     const k = e.name.toLowerCase();
     if (e.uuid && (e.source.startsWith('libvirt') || !keepUuid.has(k))) keepUuid.set(k, e.uuid);
     if (e.macs[0] && !e.source.startsWith('libvirt')) keepMac.set(k, e.macs[0]);
-    if (e.addresses[0] && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses[0]);
+    if (e.addresses.length && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses);
   }
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
@@ -282,6 +284,17 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     }
   }
 
+  // Fixed addresses of extra NICs (nic2..) are taken before any allocation, like the first NIC's.
+  for (const vm of inv.vms) {
+    for (const [n, nic] of Object.entries(vm.settings.extraNics ?? {})) {
+      if (nic.address.kind !== 'fixed') continue;
+      const a = nic.address.address;
+      if (!isUsableHostAddress(a, nic.address.prefix)) addKey(vm, `nic${n}`, a, `is the network or broadcast address of its /${nic.address.prefix}`);
+      if (reserved.has(a)) addKey(vm, `nic${n}`, a, 'is a gateway or DNS server address of this batch');
+      claim(usedAddr, a, vm, `nic${n}`, 'address');
+    }
+  }
+
   // --- Allocation from the pool, inventory order (`address = dhcp` VMs need none).
   const needing = inv.vms.filter((v) => !v.address && !v.dhcp && pool);
   if (!pool && !inv.poolDhcp) {
@@ -304,7 +317,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     const macFree = (vm: VmRequest) => (a: string) => vm.mac !== undefined || vm.settings.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm);
     // A regenerated VM keeps its address (identity) when it is still free and inside the pool.
     for (const vm of needing) {
-      const k = keepAddr.get(vm.name.toLowerCase());
+      // With several NICs the first NIC's address is the one inside the first pool's subnet.
+      const k = keepAddr.get(vm.name.toLowerCase())?.find((a) => inSubnet(a, pool.network, pool.prefix));
       if (k && (!taken.has(k) || self.get(k) === vm.name.toLowerCase()) && inSubnet(k, pool.network, pool.prefix) && macFree(vm)(k)) {
         allocated.set(vm, k);
         alloc.take(k);
@@ -329,6 +343,61 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
 
   // --- Per VM: inputs, MAC, UUID, context, domain.
   const plans: VmPlan[] = [];
+  // Extra NICs' own pools (by their text), allocated in inventory order after the first NICs' addresses.
+  const extraPools = new Map<string, Allocator>();
+  const taken = () => new Set<string>([...usedAddr.keys(), ...reserved, ...allocated.values()]);
+  /**
+   * nic2..nic8 of a VM, in number order: address (fixed, from the NIC's pool, or DHCP) and MAC
+   * (given, from the address with mac_mode=ip, kept from an earlier run, or derived from the seed).
+   * Every MAC and address joins the batch-wide uniqueness maps the first NICs use.
+   */
+  const planExtraNics = (vm: VmRequest, hypervisor: string): { n: number; mac: string; address?: string; prefix?: number; source: NicSpec['source'] }[] => {
+    const out: { n: number; mac: string; address?: string; prefix?: number; source: NicSpec['source'] }[] = [];
+    const key = vm.name.toLowerCase();
+    const before = opts.existing.find((e) => replaced(e) && e.name.toLowerCase() === key && !e.source.startsWith('libvirt'));
+    for (const [n, nic] of Object.entries(vm.settings.extraNics ?? {}).sort(([a], [b]) => Number(a) - Number(b))) {
+      const k = `nic${n}`;
+      let address: string | undefined;
+      let prefix: number | undefined;
+      if (nic.address.kind === 'fixed') ({ address, prefix } = nic.address);
+      else if (nic.address.kind === 'pool') {
+        const pl = nic.address.pool;
+        let alloc = extraPools.get(nic.address.text);
+        if (!alloc) extraPools.set(nic.address.text, (alloc = new Allocator(pl, taken())));
+        prefix = pl.prefix;
+        // A regenerated VM keeps its address in this NIC's subnet (identity), when still its own.
+        const keep = before?.addresses.find((a) => inSubnet(a, pl.network, pl.prefix) && self.get(a) === key && !out.some((o) => o.address === a));
+        if (keep) {
+          address = keep;
+          alloc.take(keep);
+        } else address = alloc.next((a) => nic.mac !== undefined || nic.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm));
+        if (!address) {
+          addKey(vm, k, nic.address.text.replace(/\/$/, ''), `pool of ${k} exhausted (${poolSize(pl)} addresses)`);
+          continue;
+        }
+        usedAddr.set(address, vm.where);
+      }
+      let mac = nic.mac;
+      if (mac) claim(usedMac, mac, vm, k, 'MAC');
+      else if (nic.macMode === 'ip') {
+        mac = macForIpv4(address!, vm.settings.macPrefix);
+        claim(usedMac, mac, vm, k, 'MAC (derived from the address)');
+      } else {
+        // The MAC this NIC had (interface order of the earlier domain.xml), when still its own.
+        const old = before?.macs[Number(n) - 1];
+        if (old && freeFor(usedMac, old, vm) && !out.some((o) => o.mac === old)) mac = old;
+        else {
+          const oui = hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
+          let attempt = 0;
+          do mac = ids.mac(oui, `${vm.name}/${k}`, attempt++);
+          while (usedMac.has(mac) && !freeFor(usedMac, mac, vm));
+        }
+        usedMac.set(mac, vm.where);
+      }
+      out.push({ n: Number(n), mac, address, prefix, source: nic.source.kind === 'user' ? { kind: 'user' } : nic.source });
+    }
+    return out;
+  };
   for (const vm of inv.vms) {
     const s = vm.settings;
     const before = count();
@@ -358,6 +427,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         usedMac.set(mac, vm.where);
       }
     }
+    const extra = planExtraNics(vm, hypervisor);
     let uuid = vm.uuid;
     const kept = keepUuid.get(vm.name.toLowerCase());
     if (!uuid && kept && freeFor(usedUuid, kept, vm)) {
@@ -383,9 +453,10 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       else {
         // The batch owns each VM's NIC. A [nic "MAC"] section for this VM's MAC is merged; one naming a
         // MAC the VM lacks would make the agent refuse the context (collected below, one line per MAC).
-        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && n.match.mac === mac);
+        const mine = new Set([mac, ...extra.map((x) => x.mac)]);
+        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && mine.has(n.match.mac));
         for (const n of t.context.nics) {
-          if (n.match.kind !== 'mac' || n.match.mac === mac) continue;
+          if (n.match.kind !== 'mac' || mine.has(n.match.mac)) continue;
           const k = JSON.stringify([s.template, n.match.mac]);
           const list = foreignNics.get(k) ?? [];
           list.push(`${vm.where} (${mac ?? 'no MAC'})`);
@@ -405,7 +476,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       dns: s.dns,
       search: s.search,
       instanceId: uuid,
-      nic: mac ? [address ? `${mac}=${address}/${prefix}` : `${mac}=dhcp`] : [],
+      nic: mac ? [address ? `${mac}=${address}/${prefix}` : `${mac}=dhcp`, ...extra.map((x) => (x.address ? `${x.mac}=${x.address}/${x.prefix}` : `${x.mac}=dhcp`))] : [],
       gateway: address ? s.gateway : undefined,
       postInstallMode: s.postInstallMode,
     };
@@ -483,7 +554,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let files = final.files;
     if (s.signKey) {
       // sign_key: the context is valid only on this VM (its domain UUID and MAC).
-      const signed = await signers.sign(s.signKey, vm.where, final.files, s.label, { uuid, macs: mac ? [mac] : [] }, final.parsed.instanceId);
+      const signed = await signers.sign(s.signKey, vm.where, final.files, s.label, { uuid, macs: mac ? [mac, ...extra.map((x) => x.mac)] : [] }, final.parsed.instanceId);
       if (isProblems(signed)) {
         problems.push(...signed);
         continue;
@@ -505,7 +576,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)),
         ...(host && volumes ? { volume: { pool: host.pool, volume: volumes.context.name } } : {}),
       },
-      nics: mac ? [{ mac, source: nicSource(s) }] : [],
+      nics: mac ? [{ mac, source: nicSource(s) }, ...extra.map((x) => ({ mac: x.mac, source: x.source }))] : [],
       ...(s.kernel ? { boot: { kernel: s.kernel, initrd: s.initrd, cmdline: s.cmdline } } : {}),
       ...(s.consoleLog ? { consoleLog: s.consoleLog.replaceAll('{name}', vm.name) } : {}),
     };
@@ -531,6 +602,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       domain,
       format,
       overlay,
+      ...(extra.length ? { extraNics: extra.map(({ n, mac: m, address: a, prefix: p }) => ({ n, mac: m, address: a, prefix: p })) } : {}),
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
       ...(host ? { host: { name: host.name, uri: host.uri, pool: host.pool }, volumes } : {}),
     });

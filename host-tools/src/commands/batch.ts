@@ -155,7 +155,8 @@ export async function runBatch(o: BatchOptions, io: Io): Promise<BatchResult> {
 export function planLine(vm: VmPlan): string {
   const addr = vm.address ? `${vm.address}/${vm.prefix}` : 'dhcp';
   const host = vm.host ? `\thost ${vm.host.name} (${vm.host.uri} pool ${vm.host.pool})` : '';
-  return `${vm.name}\t${addr}\t${vm.mac}\t${vm.uuid}\t${vm.dir}${vm.replaces ? '\t(replace)' : ''}${host}`;
+  const nics = (vm.extraNics ?? []).map((n) => `\tnic${n.n} ${n.mac} ${n.address ? `${n.address}/${n.prefix}` : 'dhcp'}`).join('');
+  return `${vm.name}\t${addr}\t${vm.mac}\t${vm.uuid}\t${vm.dir}${vm.replaces ? '\t(replace)' : ''}${host}${nics}`;
 }
 
 export function batchSummary(r: BatchResult): string {
