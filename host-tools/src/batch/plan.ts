@@ -501,6 +501,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let volumes: VmPlan['volumes'];
     let diskPath = s.disk?.replaceAll('{name}', vm.name);
     let diskFormat = s.diskFormat ?? 'qcow2';
+    // A host that failed its checks is reported once (checkHosts); its VMs are not checked further.
+    if (host && !opts.hostFacts?.get(host)) flagged.add(vm.where);
     if (host) {
       const r = await planVolumes(vm, host, opts, inOutDir.has(vm.name.toLowerCase()));
       for (const x of r.problems) add(vm.where, x.key, x.value, x.why, x.at ?? vm.where);
