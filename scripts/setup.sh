@@ -27,6 +27,13 @@ want sfdisk fdisk
 want xfs_growfs xfsprogs
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || need_apt+=(libc6-arm64-cross libstdc++6-arm64-cross)
 [ -d /usr/share/libvirt/schemas ] || need_apt+=(libvirt-clients)
+# test/host-tools/libvirt-e2e.test.ts: a real libvirtd (qemu driver) and an sshd for qemu+ssh://
+# (the test starts them itself when they are not running, and stops only what it started).
+[ -x /usr/sbin/libvirtd ] && [ -x /usr/sbin/virtlogd ] || need_apt+=(libvirt-daemon-system)
+ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so /usr/lib/libvirt/connection-driver/libvirt_driver_qemu.so >/dev/null 2>&1 || need_apt+=(libvirt-daemon-driver-qemu)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+want ssh openssh-client
+want ssh-keygen openssh-client
 [ -n "$(ls /boot/vmlinuz-* 2>/dev/null)" ] || need_apt+=(linux-image-amd64)
 if [ ${#need_apt[@]} -gt 0 ] && ! $npm_only; then
   echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -4,13 +4,14 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { create } from 'xmlbuilder2';
 import { parseContext } from '../../../lib/context/index.js';
 import { openIso, readAllFiles } from '../../../lib/iso9660/index.js';
 import { normalizeMac } from '../../../lib/net/ip.js';
-import { ExternalError } from '../errors.js';
-import { toolMessage } from '../overlay.js';
+import { domainNames, domainXml } from '../libvirt/virsh.js';
+
+// Kept here for the commands that import them from the batch module.
+export { defineDomain, domainState } from '../libvirt/virsh.js';
 
 export interface ExistingVm {
   name: string;
@@ -107,41 +108,12 @@ export async function scanOutDir(outDir: string): Promise<{ vms: ExistingVm[]; w
   return { vms, warnings };
 }
 
-async function virsh(uri: string, args: string[]): Promise<string> {
-  try {
-    const { stdout } = await execa('virsh', ['-q', '-c', uri, ...args]);
-    return stdout;
-  } catch (e) {
-    throw new ExternalError(`virsh -c ${uri} ${args[0]}: ${toolMessage(e)}`);
-  }
-}
-
 /** Every domain libvirt knows at `uri` (running or not), with its UUID and MACs. */
 export async function scanLibvirt(uri: string): Promise<ExistingVm[]> {
-  const names = (await virsh(uri, ['list', '--all', '--name'])).split('\n').map((s) => s.trim()).filter(Boolean);
   const out: ExistingVm[] = [];
-  for (const name of names) {
-    const f = domainFactsFromXml(await virsh(uri, ['dumpxml', '--domain', name]));
+  for (const name of await domainNames(uri)) {
+    const f = domainFactsFromXml(await domainXml(uri, name));
     out.push({ name, source: `libvirt ${uri}`, uuid: f.uuid, macs: f.macs, addresses: [] });
   }
   return out;
-}
-
-/**
- * libvirt's state of domain `name` at `uri` ("running", "shut off", ...), or undefined when libvirt
- * has no such domain. Failing to reach libvirt is an ExternalError: never guess "not running".
- */
-export async function domainState(uri: string, name: string): Promise<string | undefined> {
-  try {
-    const { stdout } = await execa('virsh', ['-q', '-c', uri, 'domstate', '--domain', name]);
-    return stdout.trim();
-  } catch (e) {
-    const msg = toolMessage(e);
-    if (/failed to get domain|Domain not found/i.test(msg)) return undefined;
-    throw new ExternalError(`virsh -c ${uri} domstate ${name}: ${msg}`);
-  }
-}
-
-export async function defineDomain(uri: string, file: string): Promise<void> {
-  await virsh(uri, ['define', '--file', file]);
 }

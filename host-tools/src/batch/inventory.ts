@@ -22,7 +22,7 @@ import {
 import { checkMac, checkIpMacPrefix } from '../mac.js';
 import { parseSize } from '../overlay.js';
 import { POST_INSTALL_MODES, parseCidr } from '../context-flags.js';
-import { checkBridge, checkConfigPath, checkHostLabel, checkInt, checkNetworkName, checkUuid, checkVolumeLabel } from '../values.js';
+import { checkBridge, checkConfigPath, checkHostLabel, checkInt, checkLine, checkNetworkName, checkUuid, checkVolumeLabel } from '../values.js';
 import { parseIni, type IniSection } from './ini.js';
 import { parsePool, type Pool } from './pool.js';
 
@@ -57,6 +57,18 @@ export interface VmSettings {
   macPrefix: string;
   /** Private key that signs each VM's context for its own UUID and MAC (docs/signed-contexts.md). */
   signKey?: string;
+  /** `host = NAME`: place the VM on [host NAME] (otherwise placement picks one). */
+  host?: string;
+  /** Direct kernel boot (paths on the VM's host): <os><kernel/><initrd/><cmdline/>. */
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
+  /** The serial console is also logged to this file on the VM's host (`{name}` is the VM name). */
+  consoleLog?: string;
+  /** A QEMU user-mode NIC (no bridge or libvirt network needed; guests reach out, nothing reaches in). */
+  userNetworking?: boolean;
+  /** `nic2` ... `nic8`: NICs after the first (which the bridge/network/address/mac keys describe), by number. */
+  extraNics?: Record<number, ExtraNic>;
   /** Section each key's value was written in ("[defaults]", "[group web]", "[vm db01]"): errors name it. */
   origin: Record<string, string>;
 }
@@ -76,8 +88,90 @@ export interface VmRequest {
   invalid?: boolean;
 }
 
+/** One `nicN = k=v, ...` value: the NIC's link, its address rule and its MAC rule. */
+export interface ExtraNic {
+  source: { kind: 'bridge' | 'network'; name: string } | { kind: 'user' };
+  /** dhcp (default without a pool), a fixed address, or allocation from this NIC's own pool. */
+  address: { kind: 'dhcp' } | { kind: 'fixed'; address: string; prefix: number } | { kind: 'pool'; pool: Pool; text: string };
+  mac?: string;
+  macMode: MacMode;
+}
+
+export const MAX_NICS = 8;
+const NIC_FIELDS = ['bridge', 'network', 'user', 'address', 'pool', 'prefix', 'mac', 'mac_mode'];
+
+/** `bridge=br1, pool=10.1.0.10-10.1.0.99, prefix=24, mac_mode=ip`: a NIC after the first. */
+export function parseExtraNic(v: string): { nic?: ExtraNic; why?: string } {
+  const fields = new Map<string, string>();
+  for (const part of list(v)) {
+    const eq = part.indexOf('=');
+    const k = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const val = eq < 0 ? '' : part.slice(eq + 1).trim();
+    if (!NIC_FIELDS.includes(k)) return { why: `unknown NIC field ${k} (fields: ${NIC_FIELDS.join(', ')})` };
+    if (fields.has(k)) return { why: `${k} given twice` };
+    fields.set(k, val);
+  }
+  const links = ['bridge', 'network', 'user'].filter((k) => fields.has(k));
+  if (links.length !== 1) return { why: 'give exactly one of bridge=BR, network=NAME or user=yes' };
+  let source: ExtraNic['source'];
+  if (fields.has('bridge')) {
+    const c = checkBridge(fields.get('bridge')!);
+    if (!c.ok) return { why: `bridge: ${c.why}` };
+    source = { kind: 'bridge', name: fields.get('bridge')! };
+  } else if (fields.has('network')) {
+    const c = checkNetworkName(fields.get('network')!);
+    if (!c.ok) return { why: `network: ${c.why}` };
+    source = { kind: 'network', name: fields.get('network')! };
+  } else {
+    if (fields.get('user') !== 'yes') return { why: 'user must be yes' };
+    source = { kind: 'user' };
+  }
+  let address: ExtraNic['address'] = { kind: 'dhcp' };
+  const addr = fields.get('address');
+  const poolText = fields.get('pool');
+  const prefixText = fields.get('prefix');
+  if (addr !== undefined && poolText !== undefined) return { why: 'give address= or pool=, not both' };
+  if (addr !== undefined && addr !== 'dhcp') {
+    const c = parseCidr(addr, { requireNetwork: false, allowBare: true });
+    if (!c.cidr || !parseIPv4(c.cidr.address)) return { why: `address: ${c.why ?? 'batch addresses are IPv4'}` };
+    const prefix = addr.includes('/') ? c.cidr.prefix : prefixText !== undefined ? Number(prefixText) : undefined;
+    if (prefix === undefined || !Number.isInteger(prefix) || prefix < 1 || prefix > 32) return { why: 'address needs a prefix: address=A/P (or prefix=P)' };
+    address = { kind: 'fixed', address: c.cidr.address, prefix };
+  } else if (poolText !== undefined) {
+    const r = parsePool(poolText, prefixText);
+    if (!r.pool) return { why: `pool: ${r.why}` };
+    address = { kind: 'pool', pool: r.pool, text: `${poolText}/${prefixText ?? ''}` };
+  }
+  let mac: string | undefined;
+  if (fields.has('mac')) {
+    const c = checkMac(fields.get('mac')!);
+    if (!c.ok) return { why: `mac: ${c.why}` };
+    mac = c.value;
+  }
+  const mm = fields.get('mac_mode') ?? 'random';
+  if (mm !== 'random' && mm !== 'ip') return { why: 'mac_mode must be random or ip' };
+  if (mm === 'ip' && address.kind === 'dhcp') return { why: 'mac_mode=ip needs address= or pool=' };
+  return { nic: { source, address, mac, macMode: mm } };
+}
+
+/** A `[host NAME]` section: a libvirt host the batch places VMs on, with the storage pool for their volumes. */
+export interface HostSpec {
+  name: string;
+  where: string;
+  line: number;
+  uri: string;
+  /** libvirt storage pool (on that host) for the VMs' context ISOs and overlays. */
+  pool: string;
+  /** At most this many VMs of this OUTDIR on the host (default: no limit). */
+  capacity?: number;
+  /** Volume in `pool` the VMs' qcow2 overlays are backed by. */
+  baseVolume?: string;
+}
+
 export interface Inventory {
   file: string;
+  /** `[host NAME]` sections in inventory order; empty: local mode (files in OUTDIR only). */
+  hosts: HostSpec[];
   defaults: VmSettings;
   pool?: Pool;
   /** `pool = dhcp`: VMs without an address use DHCP, on purpose (no pool is otherwise an error). */
@@ -248,6 +342,53 @@ export const KEYS: Record<string, KeyRule> = {
       return undefined;
     },
   },
+  host: {
+    scopes: ALL,
+    set: (s, v) => {
+      const c = checkHostLabel(v);
+      if (!c.ok) return `host name ${c.why}`;
+      s.host = v;
+      return undefined;
+    },
+  },
+  kernel: { scopes: ALL, set: checkedPath((s, p) => (s.kernel = p)) },
+  initrd: { scopes: ALL, set: checkedPath((s, p) => (s.initrd = p)) },
+  cmdline: {
+    scopes: ALL,
+    set: (s, v) => {
+      const c = checkLine(v);
+      if (!c.ok) return c.why;
+      s.cmdline = v;
+      return undefined;
+    },
+  },
+  console_log: { scopes: ALL, set: checkedPath((s, p) => (s.consoleLog = p)) },
+  user_networking: {
+    scopes: ALL,
+    set: (s, v) => {
+      if (v !== 'yes' && v !== 'no') return 'must be yes or no';
+      s.userNetworking = v === 'yes';
+      return undefined;
+    },
+  },
+  ...Object.fromEntries(
+    Array.from({ length: MAX_NICS - 1 }, (_, i) => [
+      `nic${i + 2}`,
+      {
+        scopes: ALL,
+        set: (st: VmSettings, v: string) => {
+          if (v === 'none') {
+            delete st.extraNics?.[i + 2]; // a [vm] may drop a NIC its group or [defaults] gives
+            return undefined;
+          }
+          const r = parseExtraNic(v);
+          if (!r.nic) return r.why;
+          st.extraNics = { ...st.extraNics, [i + 2]: r.nic };
+          return undefined;
+        },
+      } satisfies KeyRule,
+    ]),
+  ),
   // Handled by the section readers below, listed here for scope checks.
   pool: { scopes: ['defaults'] },
   prefix: { scopes: ['defaults'] },
@@ -307,7 +448,7 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   const { sections, problems } = parseIni(text, file);
   const base = baseDir;
   const defaults = defaultSettings();
-  const inventory: Inventory = { file, defaults, vms: [] };
+  const inventory: Inventory = { file, defaults, hosts: [], vms: [] };
   const p = (where: string, key: string, value: string | undefined, why: string) =>
     problems.push({ file, key: key ? `${where} ${key}` : where, value, why });
 
@@ -353,7 +494,10 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   }
 
   for (const k of kinds) {
-    if (k.kind === 'vm') {
+    if (k.kind === 'host') {
+      const h = readHost(k.s, k.name!, p);
+      if (h) inventory.hosts.push(h);
+    } else if (k.kind === 'vm') {
       const where = `[${k.s.header}]`;
       const settings = structuredClone(defaults);
       applyKeys(k.s, 'vm', settings, where);
@@ -421,9 +565,45 @@ export function readInventory(text: string, file: string, baseDir = dirname(reso
   return { inventory, problems };
 }
 
-function classify(header: string): { kind?: 'defaults' | 'vm' | 'group'; name?: string; why?: string } {
+const HOST_KEYS = ['uri', 'pool', 'capacity', 'base_volume'];
+// libvirt object names: no '/' (a dir pool makes the name a file name), no control characters, no quotes.
+const LIBVIRT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$/;
+
+/** `[host NAME]`: uri and pool required, capacity and base_volume optional. */
+function readHost(section: IniSection, name: string, p: (where: string, key: string, value: string | undefined, why: string) => void): HostSpec | undefined {
+  const where = `[${section.header}]`;
+  let ok = true;
+  const bad = (key: string, value: string | undefined, why: string) => {
+    p(where, key, value, why);
+    ok = false;
+  };
+  const n = checkHostLabel(name);
+  if (!n.ok) bad('', name, `host name ${n.why}`);
+  for (const [key, e] of section.entries) if (!HOST_KEYS.includes(key)) bad(key, e.value, `unknown key in a host section (line ${e.line}; allowed: ${HOST_KEYS.join(', ')})`);
+  const get = (k: string) => section.entries.get(k)?.value;
+  const uri = get('uri');
+  // A libvirt URI: driver[+transport]://[user@][host][:port]/path[?params]. The query may carry keyfile= etc.
+  if (uri === undefined) bad('uri', undefined, 'required: the libvirt URI of the host (qemu:///system, qemu+ssh://root@host/system)');
+  else if (!/^[a-z][a-z0-9]*(\+[a-z0-9]+)?:\/\/[^\s'"\\]*$/.test(uri) || !checkLine(uri).ok) bad('uri', uri, 'not a libvirt URI (driver[+transport]://[user@host[:port]]/path)');
+  const pool = get('pool');
+  if (pool === undefined) bad('pool', undefined, 'required: the libvirt storage pool on that host for the VMs\' volumes');
+  else if (!LIBVIRT_NAME.test(pool)) bad('pool', pool, 'not a storage pool name (letters, digits, _ . + -)');
+  const base = get('base_volume');
+  if (base !== undefined && !LIBVIRT_NAME.test(base)) bad('base_volume', base, 'not a volume name (letters, digits, _ . + -)');
+  let capacity: number | undefined;
+  const cap = get('capacity');
+  if (cap !== undefined) {
+    const c = checkInt(cap, 1, MAX_VMS);
+    if (!c.ok) bad('capacity', cap, c.why);
+    else capacity = c.value;
+  }
+  if (!ok) return undefined;
+  return { name, where, line: section.line, uri: uri!, pool: pool!, capacity, baseVolume: base };
+}
+
+function classify(header: string): { kind?: 'defaults' | 'vm' | 'group' | 'host'; name?: string; why?: string } {
   if (header === 'defaults') return { kind: 'defaults' };
-  const m = /^(vm|group) (\S+)$/.exec(header);
-  if (m) return { kind: m[1] as 'vm' | 'group', name: m[2] };
-  return { why: 'section must be [defaults], [vm NAME] or [group NAME]' };
+  const m = /^(vm|group|host) (\S+)$/.exec(header);
+  if (m) return { kind: m[1] as 'vm' | 'group' | 'host', name: m[2] };
+  return { why: 'section must be [defaults], [host NAME], [vm NAME] or [group NAME]' };
 }

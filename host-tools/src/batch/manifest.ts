@@ -13,6 +13,16 @@ import type { Problem } from '../../../lib/context/errors.js';
 export const MANIFEST_NAME = '.contextgen.json';
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A libvirt storage volume contextgen created (remove deletes it only while its key still matches). */
+const VolumeRecord = z.object({
+  uri: z.string(),
+  pool: z.string(),
+  name: z.string(),
+  key: z.string(),
+  kind: z.enum(['context', 'disk']),
+});
+export type VolumeRecord = z.infer<typeof VolumeRecord>;
+
 const VmRecord = z.object({
   uuid: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
   mac: z.string().regex(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/),
@@ -24,6 +34,10 @@ const VmRecord = z.object({
   files: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), Sha256),
   /** Disk images contextgen created there (their content is the guest's, so no hash). */
   disks: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)),
+  /** The inventory's [host NAME] the VM was placed on: it stays there on regeneration. */
+  host: z.string().optional(),
+  /** Pool volumes contextgen created for it (context ISO, overlay). */
+  volumes: z.array(VolumeRecord).default([]),
 });
 export type VmRecord = z.infer<typeof VmRecord>;
 

@@ -10,16 +10,17 @@ import type { Context, ContextFiles } from '../../../lib/context/model.js';
 import { inSubnet, isUsableHostAddress, networkAddress } from '../../../lib/net/ip.js';
 import { applyContextFlags, type ContextFlags } from '../context-flags.js';
 import { finalizeContext, loadContextDir, readInputFile, startingContext, type LoadedDir } from '../context-build.js';
-import { defaultCdromBus, validateDomainSpec, type DomainSpec } from '../domain/spec.js';
+import { defaultCdromBus, validateDomainSpec, type DomainSpec, type NicSpec } from '../domain/spec.js';
 import { KVM_OUI, macForIpv4, XEN_OUI } from '../mac.js';
 import { imageInUse, parseSize, qemuImgInfo, type ImageInfo } from '../overlay.js';
 import { exists, outputProblem } from '../io.js';
-import { IdSource } from './manifest.js';
+import { IdSource, type Manifest } from './manifest.js';
+import type { HostFacts } from './hosts.js';
 import { randomBytes } from 'node:crypto';
 import { OUTPUT_NAMES, type ExistingVm } from './existing.js';
 import { Allocator, poolSize } from './pool.js';
 import { BatchSigners } from '../signing.js';
-import type { Inventory, VmRequest } from './inventory.js';
+import type { HostSpec, Inventory, VmRequest } from './inventory.js';
 
 export interface VmPlan {
   name: string;
@@ -44,7 +45,20 @@ export interface VmPlan {
   overlay?: { backing: string; backingFormat: 'qcow2' | 'raw'; sizeBytes?: number; path: string; keep: boolean; recreate: boolean };
   /** The VM directory exists and will be written into (--force). */
   replaces: boolean;
+  /** NICs after the first (nic2..), in order. */
+  extraNics?: { n: number; mac: string; address?: string; prefix?: number }[];
+  /** Set when the inventory has [host NAME] sections: where the VM lives and the volumes it gets there. */
+  host?: { name: string; uri: string; pool: string };
+  volumes?: {
+    /** The context ISO volume; `replace`: ours from an earlier run, deleted and uploaded again. */
+    context: { name: string; replace: boolean };
+    /** The overlay volume on the host's base volume; `keep`: it exists and holds the guest's data. */
+    disk?: { name: string; backingPath: string; backingFormat: 'qcow2' | 'raw'; capacity: number; keep: boolean; recreate: boolean };
+  };
 }
+
+/** Names of a VM's volumes in its host's pool. */
+export const volumeNamesFor = (vm: string) => ({ context: `${vm}-context.iso`, disk: `${vm}.qcow2` });
 
 export interface PlanOptions {
   outDir: string;
@@ -55,9 +69,14 @@ export interface PlanOptions {
   /** Existing overlays are recreated (refused while the domain runs: see domainState). */
   recreateDisks?: boolean;
   /** libvirt's state of a domain ("running", "shut off") or undefined when unknown to libvirt. */
-  domainState?: (name: string) => Promise<string | undefined>;
-  /** The URI domainState asks, for messages. */
+  domainState?: (name: string, uri: string) => Promise<string | undefined>;
+  /** The URI domainState asks for VMs that have no [host] (local mode). */
   stateUri?: string;
+  /** [host NAME] of each VM (placement.ts) and what the host has (hosts.ts); empty in local mode. */
+  hostOf?: Map<VmRequest, HostSpec>;
+  hostFacts?: Map<HostSpec, HostFacts>;
+  /** The OUTDIR manifest: which pool volumes are this batch's own from earlier runs. */
+  manifest?: Manifest;
   /** Existing VMs: OUTDIR scan plus, with --define, libvirt's domains. */
   existing: ExistingVm[];
   /** Set when --define: domains at this URI must not collide. */
@@ -222,13 +241,13 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
   // instead of failing, and the instance id stays) and its random MAC. libvirt's UUID wins over OUTDIR's.
   const keepUuid = new Map<string, string>();
   const keepMac = new Map<string, string>();
-  const keepAddr = new Map<string, string>();
+  const keepAddr = new Map<string, string[]>();
   for (const e of opts.existing) {
     if (!replaced(e)) continue;
     const k = e.name.toLowerCase();
     if (e.uuid && (e.source.startsWith('libvirt') || !keepUuid.has(k))) keepUuid.set(k, e.uuid);
     if (e.macs[0] && !e.source.startsWith('libvirt')) keepMac.set(k, e.macs[0]);
-    if (e.addresses[0] && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses[0]);
+    if (e.addresses.length && !e.source.startsWith('libvirt')) keepAddr.set(k, e.addresses);
   }
 
   const claim = (map: Map<string, string>, value: string, vm: VmRequest, key: string, what: string): boolean => {
@@ -265,6 +284,17 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     }
   }
 
+  // Fixed addresses of extra NICs (nic2..) are taken before any allocation, like the first NIC's.
+  for (const vm of inv.vms) {
+    for (const [n, nic] of Object.entries(vm.settings.extraNics ?? {})) {
+      if (nic.address.kind !== 'fixed') continue;
+      const a = nic.address.address;
+      if (!isUsableHostAddress(a, nic.address.prefix)) addKey(vm, `nic${n}`, a, `is the network or broadcast address of its /${nic.address.prefix}`);
+      if (reserved.has(a)) addKey(vm, `nic${n}`, a, 'is a gateway or DNS server address of this batch');
+      claim(usedAddr, a, vm, `nic${n}`, 'address');
+    }
+  }
+
   // --- Allocation from the pool, inventory order (`address = dhcp` VMs need none).
   const needing = inv.vms.filter((v) => !v.address && !v.dhcp && pool);
   if (!pool && !inv.poolDhcp) {
@@ -287,7 +317,8 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     const macFree = (vm: VmRequest) => (a: string) => vm.mac !== undefined || vm.settings.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm);
     // A regenerated VM keeps its address (identity) when it is still free and inside the pool.
     for (const vm of needing) {
-      const k = keepAddr.get(vm.name.toLowerCase());
+      // With several NICs the first NIC's address is the one inside the first pool's subnet.
+      const k = keepAddr.get(vm.name.toLowerCase())?.find((a) => inSubnet(a, pool.network, pool.prefix));
       if (k && (!taken.has(k) || self.get(k) === vm.name.toLowerCase()) && inSubnet(k, pool.network, pool.prefix) && macFree(vm)(k)) {
         allocated.set(vm, k);
         alloc.take(k);
@@ -312,6 +343,61 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
 
   // --- Per VM: inputs, MAC, UUID, context, domain.
   const plans: VmPlan[] = [];
+  // Extra NICs' own pools (by their text), allocated in inventory order after the first NICs' addresses.
+  const extraPools = new Map<string, Allocator>();
+  const taken = () => new Set<string>([...usedAddr.keys(), ...reserved, ...allocated.values()]);
+  /**
+   * nic2..nic8 of a VM, in number order: address (fixed, from the NIC's pool, or DHCP) and MAC
+   * (given, from the address with mac_mode=ip, kept from an earlier run, or derived from the seed).
+   * Every MAC and address joins the batch-wide uniqueness maps the first NICs use.
+   */
+  const planExtraNics = (vm: VmRequest, hypervisor: string): { n: number; mac: string; address?: string; prefix?: number; source: NicSpec['source'] }[] => {
+    const out: { n: number; mac: string; address?: string; prefix?: number; source: NicSpec['source'] }[] = [];
+    const key = vm.name.toLowerCase();
+    const before = opts.existing.find((e) => replaced(e) && e.name.toLowerCase() === key && !e.source.startsWith('libvirt'));
+    for (const [n, nic] of Object.entries(vm.settings.extraNics ?? {}).sort(([a], [b]) => Number(a) - Number(b))) {
+      const k = `nic${n}`;
+      let address: string | undefined;
+      let prefix: number | undefined;
+      if (nic.address.kind === 'fixed') ({ address, prefix } = nic.address);
+      else if (nic.address.kind === 'pool') {
+        const pl = nic.address.pool;
+        let alloc = extraPools.get(nic.address.text);
+        if (!alloc) extraPools.set(nic.address.text, (alloc = new Allocator(pl, taken())));
+        prefix = pl.prefix;
+        // A regenerated VM keeps its address in this NIC's subnet (identity), when still its own.
+        const keep = before?.addresses.find((a) => inSubnet(a, pl.network, pl.prefix) && self.get(a) === key && !out.some((o) => o.address === a));
+        if (keep) {
+          address = keep;
+          alloc.take(keep);
+        } else address = alloc.next((a) => nic.mac !== undefined || nic.macMode !== 'ip' || freeFor(usedMac, macForIpv4(a, vm.settings.macPrefix), vm));
+        if (!address) {
+          addKey(vm, k, nic.address.text.replace(/\/$/, ''), `pool of ${k} exhausted (${poolSize(pl)} addresses)`);
+          continue;
+        }
+        usedAddr.set(address, vm.where);
+      }
+      let mac = nic.mac;
+      if (mac) claim(usedMac, mac, vm, k, 'MAC');
+      else if (nic.macMode === 'ip') {
+        mac = macForIpv4(address!, vm.settings.macPrefix);
+        claim(usedMac, mac, vm, k, 'MAC (derived from the address)');
+      } else {
+        // The MAC this NIC had (interface order of the earlier domain.xml), when still its own.
+        const old = before?.macs[Number(n) - 1];
+        if (old && freeFor(usedMac, old, vm) && !out.some((o) => o.mac === old)) mac = old;
+        else {
+          const oui = hypervisor === 'xen' ? XEN_OUI : KVM_OUI;
+          let attempt = 0;
+          do mac = ids.mac(oui, `${vm.name}/${k}`, attempt++);
+          while (usedMac.has(mac) && !freeFor(usedMac, mac, vm));
+        }
+        usedMac.set(mac, vm.where);
+      }
+      out.push({ n: Number(n), mac, address, prefix, source: nic.source.kind === 'user' ? { kind: 'user' } : nic.source });
+    }
+    return out;
+  };
   for (const vm of inv.vms) {
     const s = vm.settings;
     const before = count();
@@ -341,6 +427,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         usedMac.set(mac, vm.where);
       }
     }
+    const extra = planExtraNics(vm, hypervisor);
     let uuid = vm.uuid;
     const kept = keepUuid.get(vm.name.toLowerCase());
     if (!uuid && kept && freeFor(usedUuid, kept, vm)) {
@@ -356,7 +443,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     if (s.gateway && address && prefix !== undefined && !inSubnet(s.gateway, networkAddress(address, prefix), prefix)) {
       addKey(vm, 'gateway', s.gateway, `not in the VM's subnet ${networkAddress(address, prefix)}/${prefix}`);
     }
-    if (!s.bridge && !s.network) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network) given in [defaults] or the section');
+    if (!s.bridge && !s.network && !s.userNetworking) add(vm.where, 'bridge', undefined, 'no bridge (or libvirt network, or user_networking = yes) given in [defaults] or the section');
 
     // Context inputs (cached across VMs).
     let base: LoadedDir = { context: startingContext(), extras: new Map() };
@@ -366,9 +453,10 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       else {
         // The batch owns each VM's NIC. A [nic "MAC"] section for this VM's MAC is merged; one naming a
         // MAC the VM lacks would make the agent refuse the context (collected below, one line per MAC).
-        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && n.match.mac === mac);
+        const mine = new Set([mac, ...extra.map((x) => x.mac)]);
+        const own = t.context.nics.filter((n) => n.match.kind === 'mac' && mine.has(n.match.mac));
         for (const n of t.context.nics) {
-          if (n.match.kind !== 'mac' || n.match.mac === mac) continue;
+          if (n.match.kind !== 'mac' || mine.has(n.match.mac)) continue;
           const k = JSON.stringify([s.template, n.match.mac]);
           const list = foreignNics.get(k) ?? [];
           list.push(`${vm.where} (${mac ?? 'no MAC'})`);
@@ -388,7 +476,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       dns: s.dns,
       search: s.search,
       instanceId: uuid,
-      nic: mac ? [address ? `${mac}=${address}/${prefix}` : `${mac}=dhcp`] : [],
+      nic: mac ? [address ? `${mac}=${address}/${prefix}` : `${mac}=dhcp`, ...extra.map((x) => (x.address ? `${x.mac}=${x.address}/${x.prefix}` : `${x.mac}=dhcp`))] : [],
       gateway: address ? s.gateway : undefined,
       postInstallMode: s.postInstallMode,
     };
@@ -406,12 +494,24 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       }
     }
 
-    // Disk: an overlay on the base image, or a given disk path.
+    // Disk: an overlay on the base image, or a given disk path; on a [host], volumes in its pool.
     const dir = join(opts.outDir, vm.name);
+    const host = opts.hostOf?.get(vm);
     let overlay: VmPlan['overlay'];
+    let volumes: VmPlan['volumes'];
     let diskPath = s.disk?.replaceAll('{name}', vm.name);
     let diskFormat = s.diskFormat ?? 'qcow2';
-    if (s.baseImage) {
+    // A host that failed its checks is reported once (checkHosts); its VMs are not checked further.
+    if (host && !opts.hostFacts?.get(host)) flagged.add(vm.where);
+    if (host) {
+      const r = await planVolumes(vm, host, opts, inOutDir.has(vm.name.toLowerCase()));
+      for (const x of r.problems) add(vm.where, x.key, x.value, x.why, x.at ?? vm.where);
+      volumes = r.volumes;
+      if (volumes?.disk) {
+        diskPath = join(host.pool, volumes.disk.name); // informational: the domain names pool and volume
+        diskFormat = 'qcow2';
+      }
+    } else if (s.baseImage) {
       const info = await inputs.image(s.baseImage, `${at(vm, 'base_image')} base_image`);
       if (isProblems(info)) problems.push(...info);
       else if (info.format !== 'qcow2' && info.format !== 'raw') addKey(vm, 'base_image', s.baseImage, `format ${info.format} is not qcow2 or raw`);
@@ -426,7 +526,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
         diskFormat = 'qcow2';
         if (!diskExists && opts.contextsOnly && inOutDir.has(vm.name.toLowerCase())) add(vm.where, undefined, vm.name, `${path} is missing; --contexts-only never creates disks (run with --force)`);
         if (overlay.recreate) {
-          const why = await recreateRefusal(vm.name, path, s.format, opts);
+          const why = await recreateRefusal(vm.name, path, s.format, opts, opts.stateUri ?? 'qemu:///system');
           if (why) add(vm.where, undefined, vm.name, why);
         }
       }
@@ -456,7 +556,7 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
     let files = final.files;
     if (s.signKey) {
       // sign_key: the context is valid only on this VM (its domain UUID and MAC).
-      const signed = await signers.sign(s.signKey, vm.where, final.files, s.label, { uuid, macs: mac ? [mac] : [] }, final.parsed.instanceId);
+      const signed = await signers.sign(s.signKey, vm.where, final.files, s.label, { uuid, macs: mac ? [mac, ...extra.map((x) => x.mac)] : [] }, final.parsed.instanceId);
       if (isProblems(signed)) {
         problems.push(...signed);
         continue;
@@ -472,10 +572,17 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       vcpus: s.vcpus,
       hypervisor,
       guestType: s.guestType,
-      disk: { path: diskPath!, format: diskFormat },
-      context: { path: isoPath, bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)) },
-      nics: mac ? [{ mac, source: s.bridge ? { kind: 'bridge', name: s.bridge } : { kind: 'network', name: s.network! } }] : [],
+      disk: { path: diskPath!, format: diskFormat, ...(host && volumes?.disk ? { volume: { pool: host.pool, volume: volumes.disk.name } } : {}) },
+      context: {
+        path: isoPath,
+        bus: s.cdromBus ?? (s.guestType === 'pv' ? 'xen' : defaultCdromBus(hypervisor)),
+        ...(host && volumes ? { volume: { pool: host.pool, volume: volumes.context.name } } : {}),
+      },
+      nics: mac ? [{ mac, source: nicSource(s) }, ...extra.map((x) => ({ mac: x.mac, source: x.source }))] : [],
+      ...(s.kernel ? { boot: { kernel: s.kernel, initrd: s.initrd, cmdline: s.cmdline } } : {}),
+      ...(s.consoleLog ? { consoleLog: s.consoleLog.replaceAll('{name}', vm.name) } : {}),
     };
+    if (!s.kernel && (s.initrd || s.cmdline !== undefined)) addKey(vm, s.initrd ? 'initrd' : 'cmdline', s.initrd ?? s.cmdline, 'needs kernel = PATH (direct kernel boot)');
     const dp = validateDomainSpec(domain, format, file, (f) => f.replace(/^nic\[\d+\]\./, '').replace('-', '_'));
     if (dp.length) {
       for (const p of dp) if (p.key) addKey(vm, p.key, p.value, p.why); else add(vm.where, p.key, p.value, p.why);
@@ -497,7 +604,9 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
       domain,
       format,
       overlay,
+      ...(extra.length ? { extraNics: extra.map(({ n, mac: m, address: a, prefix: p }) => ({ n, mac: m, address: a, prefix: p })) } : {}),
       replaces: opts.existing.some((e) => replaced(e) && e.name.toLowerCase() === vm.name.toLowerCase() && !e.source.startsWith('libvirt')),
+      ...(host ? { host: { name: host.name, uri: host.uri, pool: host.pool }, volumes } : {}),
     });
   }
   for (const [k, vms] of foreignNics) {
@@ -514,12 +623,70 @@ export async function planBatch(inv: Inventory, opts: PlanOptions): Promise<Batc
 }
 
 /** Why an existing disk must not be recreated now, or undefined: only a domain libvirt reports shut off (or does not know) and an image no QEMU holds. */
-async function recreateRefusal(name: string, disk: string, format: string, opts: PlanOptions): Promise<string | undefined> {
+async function recreateRefusal(name: string, disk: string | undefined, format: string, opts: PlanOptions, uri: string): Promise<string | undefined> {
   if (format === 'xl') return 'cannot ask libvirt whether an xl domain is running; --recreate-disks is for libvirt domains';
-  const state = await opts.domainState?.(name);
-  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${opts.stateUri}; shut it down before --recreate-disks`;
-  if (await imageInUse(disk)) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
+  const state = await opts.domainState?.(name, uri);
+  if (state !== undefined && state !== 'shut off') return `domain is ${state} at ${uri}; shut it down before --recreate-disks`;
+  if (disk && (await imageInUse(disk))) return `${disk} is in use (a QEMU process holds its lock); shut the guest down before --recreate-disks`;
   return undefined;
+}
+
+function nicSource(s: VmRequest['settings']): NicSpec['source'] {
+  if (s.bridge) return { kind: 'bridge', name: s.bridge };
+  if (s.network) return { kind: 'network', name: s.network };
+  return { kind: 'user' };
+}
+
+interface HostProblem {
+  key?: string;
+  value?: string;
+  why: string;
+  /** Section the value was written in, when not the VM's own. */
+  at?: string;
+}
+
+/**
+ * The VM's volumes in its host's pool. A volume already there is ours only when the manifest records
+ * it for this VM (same pool, same key): then the context ISO is replaced and the overlay kept (or
+ * recreated with --recreate-disks). Anyone else's volume is never touched.
+ */
+async function planVolumes(vm: VmRequest, host: HostSpec, opts: PlanOptions, inOutDir: boolean): Promise<{ volumes?: VmPlan['volumes']; problems: HostProblem[] }> {
+  const problems: HostProblem[] = [];
+  const facts = opts.hostFacts?.get(host);
+  if (!facts) return { problems }; // the host's own problem is reported once by checkHosts
+  const s = vm.settings;
+  const names = volumeNamesFor(vm.name);
+  const recorded = opts.manifest?.vms[vm.name]?.volumes ?? [];
+  const ours = (name: string) => recorded.some((r) => r.pool === host.pool && r.uri === host.uri && r.name === name);
+  const foreign = (name: string) => ({ why: `volume ${name} already exists in pool ${host.pool} at ${host.uri} and this batch did not make it; refusing to replace it` });
+  const ctxExists = facts.volumes.has(names.context);
+  if (ctxExists && !ours(names.context)) problems.push(foreign(names.context));
+  if (s.baseImage) problems.push({ key: 'base_image', value: s.baseImage, why: `a local image; VMs on [host ${host.name}] get overlays on its base_volume`, at: at(vm, 'base_image') });
+  let disk: NonNullable<VmPlan['volumes']>['disk'];
+  if (!s.disk) {
+    if (!host.baseVolume) problems.push({ why: `${host.where} has no base_volume, so the VM has no disk (set base_volume there, or disk = PATH on that host)` });
+    else if (facts.base) {
+      const diskExists = facts.volumes.has(names.disk);
+      if (diskExists && !ours(names.disk)) problems.push(foreign(names.disk));
+      const sizeBytes = s.size ? parseSize(s.size) : undefined;
+      const baseCap = facts.base.capacity ?? 0;
+      if (sizeBytes !== undefined && sizeBytes < baseCap) problems.push({ key: 'size', value: s.size, why: `smaller than base volume ${host.baseVolume} (${baseCap} bytes)`, at: at(vm, 'size') });
+      disk = {
+        name: names.disk,
+        backingPath: facts.base.path,
+        backingFormat: facts.base.format as 'qcow2' | 'raw',
+        capacity: sizeBytes ?? baseCap,
+        keep: diskExists && !opts.recreateDisks,
+        recreate: diskExists && !!opts.recreateDisks,
+      };
+      if (!diskExists && opts.contextsOnly && inOutDir) problems.push({ why: `volume ${names.disk} is missing in pool ${host.pool} at ${host.uri}; --contexts-only never creates disks (run with --force)` });
+      if (disk.recreate) {
+        const why = await recreateRefusal(vm.name, undefined, s.format, opts, host.uri);
+        if (why) problems.push({ why });
+      }
+    }
+  }
+  return { volumes: { context: { name: names.context, replace: ctxExists }, disk }, problems };
 }
 
 /** Where a VM's `key` was written: its own section, its group or [defaults] (for keys set nowhere: the VM's section). */

@@ -12,7 +12,7 @@ import { ExternalError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { WriteTxn } from '../io.js';
-import { MANIFEST_NAME, manifestText, type Manifest, type VmRecord } from './manifest.js';
+import { MANIFEST_NAME, manifestText, type Manifest, type VmRecord, type VolumeRecord } from './manifest.js';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 import { createOverlay } from '../overlay.js';
@@ -25,8 +25,10 @@ export interface WriteOptions {
   outDir: string;
   /** Written (or rewritten) as OUTDIR/.contextgen.json with the batch. */
   manifest?: Manifest;
-  /** Recorded in the manifest as where the domains are defined (--define). */
+  /** Recorded in the manifest as where the domains are defined (--define); VMs on a [host] use its URI. */
   defineUri?: string;
+  /** Pool volumes made (or kept) per VM by writeVolumes, recorded in the manifest. */
+  volumes?: Map<string, VolumeRecord[]>;
   /** Called after each VM is written. */
   onVm?: (vm: VmPlan) => void;
   /** VMs in flight at once (I/O overlap, not CPU parallelism). */
@@ -62,9 +64,11 @@ export async function writeBatch(vms: VmPlan[], o: WriteOptions): Promise<{ file
           uuid: vm.uuid,
           mac: vm.mac,
           ...(vm.address ? { address: vm.address, prefix: vm.prefix } : {}),
-          ...(o.defineUri ? { uri: o.defineUri } : prev?.uri ? { uri: prev.uri } : {}),
+          ...(o.defineUri ? { uri: vm.host?.uri ?? o.defineUri } : prev?.uri ? { uri: prev.uri } : {}),
           files: { [basename(vm.isoPath)]: sha256(iso), [basename(vm.domainPath)]: sha256(cfg) },
           disks: [...disks],
+          ...(vm.host ? { host: vm.host.name } : {}),
+          volumes: o.volumes?.get(vm.name) ?? prev?.volumes ?? [],
         });
         files += 2;
         // An existing disk holds the guest's data: it is kept unless --recreate-disks chose to replace it.

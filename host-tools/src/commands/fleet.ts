@@ -1,18 +1,15 @@
 /**
  * `contextgen list` and `contextgen remove`: the VMs a batch recorded in OUTDIR/.contextgen.json.
- * remove deletes only what contextgen made (files whose sha256 still matches the record, disks it
- * created), undefines the domain where it was defined, and refuses a running domain unless --force.
+ * remove deletes only what contextgen made (files whose sha256 still matches the record, disks and
+ * pool volumes it created, a volume only while its key is the recorded one), undefines the domain where it was defined, and refuses a running domain unless --force.
  */
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readdir, rmdir, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { execa } from 'execa';
 import { ContextError, type Problem } from '../../../lib/context/errors.js';
-import { ExternalError } from '../errors.js';
 import { writeOneFile, type Io } from '../io.js';
-import { domainState } from '../batch/existing.js';
+import { deleteVolume, destroyDomain, domainState, undefineDomain, volumeInfo } from '../libvirt/virsh.js';
 import { loadManifest, MANIFEST_NAME, manifestText, type Manifest } from '../batch/manifest.js';
-import { toolMessage } from '../overlay.js';
 
 async function recorded(outDir: string): Promise<Manifest> {
   const m = await loadManifest(outDir);
@@ -26,7 +23,10 @@ export async function runList(o: { out?: string }, io: Io): Promise<string[]> {
   const m = await recorded(outDir);
   return Object.entries(m.vms)
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([name, v]) => [name, v.address ? `${v.address}/${v.prefix}` : 'dhcp', v.mac, v.uuid, v.uri ?? '-', join(outDir, name)].join('\t'));
+    .map(([name, v]) => {
+      const vols = v.volumes.length ? `\t${v.host ?? '-'}: ${v.volumes.map((x) => `${x.pool}/${x.name}`).join(', ')}` : '';
+      return [name, v.address ? `${v.address}/${v.prefix}` : 'dhcp', v.mac, v.uuid, v.uri ?? '-', join(outDir, name)].join('\t') + vols;
+    });
 }
 
 export interface RemoveOptions {
@@ -59,9 +59,21 @@ export async function runRemove(o: RemoveOptions, io: Io): Promise<{ removed: st
   const removed: string[] = [];
   for (const name of o.names) {
     const v = m.vms[name]!;
-    if (v.uri && (await domainState(v.uri, name)) !== undefined) {
-      if ((await domainState(v.uri, name)) !== 'shut off') await virsh(v.uri, ['destroy', '--domain', name]);
-      await virsh(v.uri, ['undefine', '--domain', name]);
+    const state = v.uri ? await domainState(v.uri, name) : undefined;
+    if (v.uri && state !== undefined) {
+      if (state !== 'shut off') await destroyDomain(v.uri, name);
+      await undefineDomain(v.uri, name);
+    }
+    // Pool volumes: deleted only while the volume there is still the one contextgen made (same key).
+    for (const vol of v.volumes) {
+      const info = await volumeInfo(vol.uri, vol.pool, vol.name);
+      if (!info) continue;
+      if (info.key !== vol.key) {
+        kept.push(`${vol.uri} ${vol.pool}/${vol.name}`);
+        io.err(`contextgen: warning: volume ${vol.name} in pool ${vol.pool} at ${vol.uri} is not the one contextgen made (key ${info.key}, recorded ${vol.key}); kept`);
+        continue;
+      }
+      await deleteVolume(vol.uri, vol.pool, vol.name);
     }
     const dir = join(outDir, name);
     const st = await lstat(dir).catch(() => undefined);
@@ -96,12 +108,4 @@ export async function runRemove(o: RemoveOptions, io: Io): Promise<{ removed: st
 async function readRegular(p: string): Promise<Buffer | undefined> {
   const s = await lstat(p).catch(() => undefined);
   return s?.isFile() ? readFile(p) : undefined;
-}
-
-async function virsh(uri: string, args: string[]): Promise<void> {
-  try {
-    await execa('virsh', ['-q', '-c', uri, ...args]);
-  } catch (e) {
-    throw new ExternalError(`virsh -c ${uri} ${args[0]} ${args.at(-1)}: ${toolMessage(e)}`);
-  }
 }

@@ -15,7 +15,11 @@ interface Slots {
   diskSource: XMLBuilder;
   contextSource: XMLBuilder;
   nicMacs: XMLBuilder[];
-  nicSources: XMLBuilder[];
+  nicSources: (XMLBuilder | undefined)[];
+  kernel?: XMLBuilder;
+  initrd?: XMLBuilder;
+  cmdline?: XMLBuilder;
+  consoleLog?: XMLBuilder;
 }
 
 /**
@@ -26,7 +30,17 @@ interface Slots {
 const trees = new Map<string, { root: XMLBuilder; slots: Slots }>();
 
 function shapeOf(spec: DomainSpec): string {
-  return JSON.stringify([spec.hypervisor, spec.guestType, spec.disk.format, spec.context.bus, spec.nics.map((n) => n.source.kind)]);
+  return JSON.stringify([
+    spec.hypervisor,
+    spec.guestType,
+    spec.disk.format,
+    spec.context.bus,
+    spec.nics.map((n) => n.source.kind),
+    !!spec.disk.volume,
+    !!spec.context.volume,
+    spec.boot ? [!!spec.boot.initrd, spec.boot.cmdline !== undefined] : false,
+    !!spec.consoleLog,
+  ]);
 }
 
 function setText(el: XMLBuilder, value: string): void {
@@ -46,13 +60,25 @@ export function libvirtDomainXml(spec: DomainSpec): string {
   setText(slots.uuid, spec.uuid);
   setText(slots.memory, String(spec.memoryMiB));
   setText(slots.vcpu, String(spec.vcpus));
-  slots.diskSource.att('file', spec.disk.path);
-  slots.contextSource.att('file', spec.context.path);
+  setSource(slots.diskSource, spec.disk);
+  setSource(slots.contextSource, spec.context);
   spec.nics.forEach((nic, i) => {
     slots.nicMacs[i]!.att('address', nic.mac);
-    slots.nicSources[i]!.att(nic.source.kind === 'bridge' ? 'bridge' : 'network', nic.source.name);
+    if (nic.source.kind !== 'user') slots.nicSources[i]!.att(nic.source.kind, nic.source.name);
   });
+  if (spec.boot) {
+    setText(slots.kernel!, spec.boot.kernel);
+    if (spec.boot.initrd) setText(slots.initrd!, spec.boot.initrd);
+    if (spec.boot.cmdline !== undefined) setText(slots.cmdline!, spec.boot.cmdline);
+  }
+  if (spec.consoleLog) slots.consoleLog!.att('file', spec.consoleLog);
   return root.end({ prettyPrint: true, indent: '  ' }) + '\n';
+}
+
+/** A file disk's `file=`, or a volume disk's `pool=` and `volume=`. */
+function setSource(el: XMLBuilder, d: { path: string; volume?: { pool: string; volume: string } }): void {
+  if (d.volume) el.att('pool', d.volume.pool).att('volume', d.volume.volume);
+  else el.att('file', d.path);
 }
 
 function buildTree(spec: DomainSpec): { root: XMLBuilder; slots: Slots } {
@@ -72,6 +98,9 @@ function buildTree(spec: DomainSpec): { root: XMLBuilder; slots: Slots } {
     os.ele('type', xen ? { arch: 'x86_64', machine: 'xenfv' } : { arch: 'x86_64' }).txt('hvm');
     os.ele('boot', { dev: 'hd' });
   }
+  const kernel = spec.boot ? os.ele('kernel').txt(spec.boot.kernel) : undefined;
+  const initrd = spec.boot?.initrd ? os.ele('initrd').txt(spec.boot.initrd) : undefined;
+  const cmdline = spec.boot?.cmdline !== undefined ? os.ele('cmdline').txt(spec.boot.cmdline) : undefined;
   if (!pv) root.ele('features').ele('acpi').up().ele('apic');
   root.ele('clock', { offset: 'utc' });
   root.ele('on_poweroff').txt('destroy');
@@ -80,20 +109,22 @@ function buildTree(spec: DomainSpec): { root: XMLBuilder; slots: Slots } {
 
   const devices = root.ele('devices');
   const diskBus = xen ? 'xen' : 'virtio';
-  const disk = devices.ele('disk', { type: 'file', device: 'disk' });
+  const disk = devices.ele('disk', { type: spec.disk.volume ? 'volume' : 'file', device: 'disk' });
   disk.ele('driver', { name: 'qemu', type: spec.disk.format });
-  const diskSource = disk.ele('source', { file: spec.disk.path });
+  const diskSource = disk.ele('source');
+  setSource(diskSource, spec.disk);
   disk.ele('target', { dev: xen ? 'xvda' : 'vda', bus: diskBus });
 
   const contextSource = addContextDisk(devices, spec, pv);
   if (spec.context.bus === 'scsi') devices.ele('controller', { type: 'scsi', index: '0', model: 'virtio-scsi' });
 
+  let consoleLog: XMLBuilder | undefined;
   const nicMacs: XMLBuilder[] = [];
-  const nicSources: XMLBuilder[] = [];
+  const nicSources: (XMLBuilder | undefined)[] = [];
   for (const nic of spec.nics) {
     const iface = devices.ele('interface', { type: nic.source.kind });
     nicMacs.push(iface.ele('mac', { address: nic.mac }));
-    nicSources.push(iface.ele('source', nic.source.kind === 'bridge' ? { bridge: nic.source.name } : { network: nic.source.name }));
+    nicSources.push(nic.source.kind === 'user' ? undefined : iface.ele('source', { [nic.source.kind]: nic.source.name }));
     // Xen picks its own NIC model (netfront for PV, emulated + PV-on-HVM otherwise).
     if (!xen) iface.ele('model', { type: 'virtio' });
   }
@@ -102,23 +133,27 @@ function buildTree(spec: DomainSpec): { root: XMLBuilder; slots: Slots } {
   if (pv) {
     devices.ele('console', { type: 'pty' }).ele('target', { type: 'xen', port: '0' });
   } else {
-    devices.ele('serial', { type: 'pty' }).ele('target', { port: '0' });
+    const serial = devices.ele('serial', { type: 'pty' });
+    serial.ele('target', { port: '0' });
+    // libvirt (virtlogd) copies everything the guest prints on ttyS0 into this file, pty kept for `virsh console`.
+    if (spec.consoleLog) consoleLog = serial.ele('log', { file: spec.consoleLog, append: 'off' });
     devices.ele('console', { type: 'pty' }).ele('target', { type: 'serial', port: '0' });
   }
   if (!xen) {
     // Early-boot entropy for the guest (SSH host keys, DHCP ids) without waiting on jitter.
     devices.ele('rng', { model: 'virtio' }).ele('backend', { model: 'random' }).txt('/dev/urandom');
   }
-  return { root, slots: { name, uuid, memory, vcpu, diskSource, contextSource, nicMacs, nicSources } };
+  return { root, slots: { name, uuid, memory, vcpu, diskSource, contextSource, nicMacs, nicSources, kernel, initrd, cmdline, consoleLog } };
 }
 
 function addContextDisk(devices: XMLBuilder, spec: DomainSpec, pv: boolean): XMLBuilder {
   const bus = spec.context.bus;
   // virtio-blk has no CD-ROM device type, and a PV guest has no emulated CD-ROM: both get a read-only disk.
   const asDisk = bus === 'virtio' || pv;
-  const cd = devices.ele('disk', { type: 'file', device: asDisk ? 'disk' : 'cdrom' });
+  const cd = devices.ele('disk', { type: spec.context.volume ? 'volume' : 'file', device: asDisk ? 'disk' : 'cdrom' });
   cd.ele('driver', { name: 'qemu', type: 'raw' });
-  const source = cd.ele('source', { file: spec.context.path });
+  const source = cd.ele('source');
+  setSource(source, spec.context);
   cd.ele('target', { dev: CDROM_TARGET[bus], bus });
   cd.ele('readonly');
   return source;

@@ -20,8 +20,14 @@ export type GuestType = (typeof GUEST_TYPES)[number];
 
 export interface NicSpec {
   mac: string;
-  /** A host bridge, or (libvirt only) a libvirt network such as "default". */
-  source: { kind: 'bridge' | 'network'; name: string };
+  /** A host bridge, (libvirt only) a libvirt network such as "default", or QEMU user-mode networking (no name). */
+  source: { kind: 'bridge' | 'network'; name: string } | { kind: 'user'; name?: undefined };
+}
+
+/** A libvirt storage volume (`<disk type='volume'><source pool= volume=/>`): a disk on a remote host. */
+export interface VolumeRef {
+  pool: string;
+  volume: string;
 }
 
 export interface DomainSpec {
@@ -31,9 +37,14 @@ export interface DomainSpec {
   vcpus: number;
   hypervisor: Hypervisor;
   guestType: GuestType;
-  disk: { path: string; format: DiskFormat };
-  context: { path: string; bus: CdromBus };
+  /** `path` is a file on the hypervisor's host; with `volume` the disk is that pool volume instead. */
+  disk: { path: string; format: DiskFormat; volume?: VolumeRef };
+  context: { path: string; bus: CdromBus; volume?: VolumeRef };
   nics: NicSpec[];
+  /** Direct kernel boot (paths on the hypervisor's host). */
+  boot?: { kernel: string; initrd?: string; cmdline?: string };
+  /** The serial console is also logged to this file on the hypervisor's host. */
+  consoleLog?: string;
 }
 
 /**
@@ -66,7 +77,13 @@ export function validateDomainSpec(spec: DomainSpec, format: DomainFormat, file:
   if (!mem.ok) add('memory', String(spec.memoryMiB), mem.why);
   const cpus = checkInt(String(spec.vcpus), 1, 4096);
   if (!cpus.ok) add('vcpus', String(spec.vcpus), cpus.why);
-  for (const [field, p] of [['disk', spec.disk.path], ['context', spec.context.path]] as const) {
+  const paths: [string, string][] = [];
+  if (!spec.disk.volume) paths.push(['disk', spec.disk.path]);
+  if (!spec.context.volume) paths.push(['context', spec.context.path]);
+  if (spec.boot) paths.push(['kernel', spec.boot.kernel], ...(spec.boot.initrd ? [['initrd', spec.boot.initrd] as [string, string]] : []));
+  if (spec.consoleLog) paths.push(['console-log', spec.consoleLog]);
+  if ((spec.boot || spec.consoleLog || spec.disk.volume || spec.context.volume) && format === 'xl') add('format', format, 'kernel boot, console logs and pool volumes are written for libvirt only');
+  for (const [field, p] of paths) {
     const c = checkConfigPath(p);
     if (!c.ok) add(field, p, c.why);
     else if (!isAbsolute(p)) add(field, p, 'path must be absolute (the hypervisor resolves it, not this shell)');
@@ -83,6 +100,10 @@ export function validateDomainSpec(spec: DomainSpec, format: DomainFormat, file:
     if (!m.ok) add(`nic[${i}].mac`, nic.mac, m.why);
     else if (macs.has(m.value)) add(`nic[${i}].mac`, nic.mac, 'MAC used twice in one domain');
     else macs.add(m.value);
+    if (nic.source.kind === 'user') {
+      if (format === 'xl') add(`nic[${i}].user`, 'user', 'xl config takes bridges only');
+      return;
+    }
     const s = nic.source.kind === 'bridge' ? checkBridge(nic.source.name) : checkNetworkName(nic.source.name);
     if (!s.ok) add(`nic[${i}].${nic.source.kind}`, nic.source.name, s.why);
     if (nic.source.kind === 'network' && format === 'xl') add(`nic[${i}].network`, nic.source.name, 'xl config takes bridges only');
