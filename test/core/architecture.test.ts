@@ -90,11 +90,11 @@ describe('architecture', () => {
   const graphs: { entry: string; what: string; packages: string[]; forbiddenFiles?: string[] }[] = [
     { entry: 'agent/src/cli.ts', what: 'contextualization before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },
     { entry: 'agent/src/stages/local.ts', what: 'contextualization local', packages: ['execa', 'ini', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
-    { entry: 'agent/src/stages/final.ts', what: 'contextualization final', packages: ['execa', 'ini', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
+    { entry: 'agent/src/stages/final.ts', what: 'contextualization final', packages: ['execa', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
     { entry: 'agent/src/log.ts', what: 'the agent logger', packages: ['pino'] },
     { entry: 'host-tools/src/program.ts', what: 'contextgen before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },
-    { entry: 'host-tools/src/commands/iso.ts', what: 'contextgen iso', packages: ['ini', 'ipaddr.js'] },
-    { entry: 'host-tools/src/commands/validate.ts', what: 'contextgen validate', packages: ['ini', 'ipaddr.js'] },
+    { entry: 'host-tools/src/commands/iso.ts', what: 'contextgen iso', packages: ['ipaddr.js'] },
+    { entry: 'host-tools/src/commands/validate.ts', what: 'contextgen validate', packages: ['ipaddr.js'] },
   ];
   for (const g of graphs) {
     it(`${g.what} loads only ${g.packages.join(', ')}`, () => {
