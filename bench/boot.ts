@@ -13,9 +13,10 @@
  * equivalent work (hostname, address, root key, the post-install / runcmd line) before its figures count.
  *
  * Run: npm run bench:boot [-- --rounds N]   (root; VM_BOOT_TIMEOUT_MS, VM_KEEP=1, BENCH_BOOT_ROUNDS)
+ *      npx tsx bench/boot.ts --report DIR   re-renders the figures of a run kept with VM_KEEP=1
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -74,6 +75,8 @@ interface Boot {
   cloudInitEach: number[];
   agentEach: number[];
   splits: StageSplit[];
+  /** status.json's steps of each stage (name, ms). */
+  steps: Record<string, { name: string; ms: number }[]>;
   /** Warm starts measured in the guest after its boot (median ms): /bin/true, `contextualization --version`. */
   warmTrueMs?: number;
   warmAgentMs?: number;
@@ -153,7 +156,8 @@ async function agentIso(work: string, pubKey: string, postInstall: string): Prom
 /**
  * The equivalent NoCloud seed (label cidata, as cloud-localds makes it): the same instance id,
  * host name, root key, static address/gateway/DNS matched by MAC, and the post-install line as runcmd.
- * No default user (the agent creates none) and root's key usable (disable_root: false), so both do the same work.
+ * No default user (the agent creates none) and root's key usable (disable_root: false), so both do the same work;
+ * otherwise cloud-init's stock configuration (its default modules, ssh host keys renewed per instance).
  */
 async function cidataIso(work: string, pubKey: string): Promise<string> {
   const dir = join(work, 'cidata');
@@ -162,7 +166,20 @@ async function cidataIso(work: string, pubKey: string): Promise<string> {
   writeFileSync(join(dir, 'meta-data'), `instance-id: ${INSTANCE_ID}\nlocal-hostname: ${HOSTNAME}\n`);
   writeFileSync(
     join(dir, 'user-data'),
-    ['#cloud-config', 'users: []', 'disable_root: false', 'ssh_authorized_keys:', `  - ${JSON.stringify(key)}`, 'runcmd:', `  - ${JSON.stringify(RUN_LINE)}`, ''].join('\n'),
+    [
+      '#cloud-config',
+      // No default user to create (the agent creates none); `users: []` fails 22.4's schema (minItems 1),
+      // and root, which exists, is skipped by cloud-init's user creation.
+      'users: [root]',
+      'disable_root: false',
+      // Debian's default (en_US.UTF-8) is not generated in a minimal image: cc_locale fails on it.
+      'locale: C.UTF-8',
+      'ssh_authorized_keys:',
+      `  - ${JSON.stringify(key)}`,
+      'runcmd:',
+      `  - ${JSON.stringify(RUN_LINE)}`,
+      '',
+    ].join('\n'),
   );
   writeFileSync(
     join(dir, 'network-config'),
@@ -228,6 +245,7 @@ function figures(kind: Kind, round: number, r: Report, hostBootMs: number, load1
     cloudInitUnitsS: sumUnits(blame, CLOUD_INIT_UNITS),
     cloudInitEach: CLOUD_INIT_UNITS.map((u) => blame.get(u) ?? 0),
     agentEach: AGENT_UNITS.map((u) => blame.get(u) ?? 0),
+    steps: Object.fromEntries((r.status?.stages ?? []).map((s) => [s.stage, s.steps.map((x) => ({ name: x.name, ms: (x as typeof x & { durationMs: number }).durationMs }))])),
     splits: (r.status?.stages ?? []).map((s) => splitStage(s as typeof s & { startedAt?: string }, units.get(unitOf[s.stage] ?? ''), clock?.realMinusMonoS)),
     warmTrueMs: execMs(r, 'true'),
     warmAgentMs: execMs(r, 'contextualization-version'),
@@ -252,11 +270,24 @@ function stageMedians(bs: Boot[]): Map<string, { stageMs: number; beforeS?: numb
   return out;
 }
 
+/** A stage's steps by median time, slowest first: "identity 2338, apply 2128, ...". */
+function slowestSteps(bs: Boot[], stage: string, n = 4): string {
+  const names = [...new Set(bs.flatMap((b) => (b.steps[stage] ?? []).map((x) => x.name)))];
+  return names
+    .map((name) => ({ name, ms: median(bs.flatMap((b) => (b.steps[stage] ?? []).filter((x) => x.name === name).map((x) => x.ms))) ?? 0 }))
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, n)
+    .map((x) => `${x.name} ${Math.round(x.ms)}`)
+    .join(', ');
+}
+
 function stageChecks(label: string, bs: Boot[]): TargetCheck[] {
   return [...stageMedians(bs)].map(([stage, m]) => ({
     name: `${label}: ${stage} stage's own time ≤ ${TARGET.stageMs} ms`,
     met: m.stageMs <= TARGET.stageMs,
-    detail: `${Math.round(m.stageMs)} ms (status.json; max of runs ${Math.max(...bs.flatMap((b) => b.splits.filter((s) => s.stage === stage).map((s) => s.stageMs)))} ms)`,
+    detail:
+      `${Math.round(m.stageMs)} ms (status.json; max of runs ${Math.max(...bs.flatMap((b) => b.splits.filter((s) => s.stage === stage).map((s) => s.stageMs)))} ms)` +
+      (m.stageMs <= TARGET.stageMs ? '' : `; slowest steps (ms): ${slowestSteps(bs, stage)}`),
   }));
 }
 
@@ -269,14 +300,14 @@ function unitBreakdown(bs: Boot[]): string[] {
   return lines;
 }
 
-function report(boots: Boot[], meta: string[]): boolean {
+function report(boots: Boot[], meta: string[], rounds: number): boolean {
   const of = (k: Kind): Boot[] => boots.filter((b) => b.kind === k);
   const base = of('baseline');
   const baseFinished = med(base, (b) => b.finishedS);
   const baseHost = med(base, (b) => b.hostBootS);
   const checks: TargetCheck[] = [];
 
-  console.log(`bench/boot: ${ROUNDS} round(s) of 4 boots, ${VARIANT} image family, QEMU -accel tcg, one guest at a time`);
+  console.log(`bench/boot: ${rounds} round(s) of 4 boots, ${VARIANT} image family, QEMU -accel tcg, one guest at a time`);
   for (const m of meta) console.log(`  ${m}`);
   console.log('');
   const head = ['round', 'boot', 'load1', 'host s', 'startup s', 'userspace s', 'agent units s (local+final)', 'cloud-init units s (local+init+config+final)', 'agent stages ms'];
@@ -333,7 +364,11 @@ function report(boots: Boot[], meta: string[]): boolean {
   checks.push({
     name: `(b) no-CD boot ≤ baseline + ${TARGET.noCdExtraS} s`,
     met: noCd - baseFinished! <= TARGET.noCdExtraS,
-    detail: `startup +${f1(noCd - baseFinished!)} s (agent ${f1(noCd)} s, baseline ${f1(baseFinished)} s; host boot-to-report +${f1(noCdHost - baseHost!)} s)`,
+    detail:
+      `startup +${f1(noCd - baseFinished!)} s (agent ${f1(noCd)} s, baseline ${f1(baseFinished)} s; host boot-to-report +${f1(noCdHost - baseHost!)} s)` +
+      (noCd - baseFinished! <= TARGET.noCdExtraS
+        ? ''
+        : `; the local unit runs before the network and took ${f1(med(b, (x) => x.agentUnitsS))} s: ${f1(stageMedians(b).get('local')?.beforeS)} s before its first step, ${f1((stageMedians(b).get('local')?.stageMs ?? 0) / 1000)} s of steps (${slowestSteps(b, 'local')} ms)`),
   });
   checks.push(...stageChecks('(b)', b));
 
@@ -343,7 +378,57 @@ function report(boots: Boot[], meta: string[]): boolean {
   return checks.every((c) => c.met);
 }
 
+/** One line of boots.jsonl in the work dir: what only the host saw of a boot (its console log is beside it). */
+interface BootRecord {
+  kind: Kind;
+  round: number;
+  hostBootMs: number;
+  load1: number;
+}
+
+interface RunMeta {
+  started: string;
+  minutes: number;
+  prepS: number;
+  rounds: number;
+  cloudInit: string;
+  agent: string;
+}
+
+/** Figures and targets from a work dir's records and console logs (after a run, or `--report DIR` later). */
+function renderDir(work: string): void {
+  const meta = JSON.parse(readFileSync(join(work, 'meta.json'), 'utf8')) as RunMeta;
+  const records = readFileSync(join(work, 'boots.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as BootRecord);
+  const pubKey = join(work, 'key.pub');
+  const boots = records.map((rec) => {
+    const log = join(work, `${rec.kind}-${rec.round}.console.log`);
+    const rep = parseReport(readFileSync(log, 'utf8'));
+    if (!rep) throw new Error(`bench/boot: ${rec.kind} round ${rec.round}: no report on the console (${log})`);
+    return figures(rec.kind, rec.round, rep, rec.hostBootMs, rec.load1, pubKey);
+  });
+  const invalid = boots.filter((b) => b.problems.length);
+  const allMet = report(boots, [
+    `${meta.started}, ${meta.minutes.toFixed(1)} min; disks prepared in ${meta.prepS.toFixed(0)} s; load1 = 1-minute load average when each boot started`,
+    `cloud-init ${meta.cloudInit} (Debian bookworm), NoCloud seed on IDE; agent ${meta.agent} (Node SEA); guests 1 vCPU, 512 MiB`,
+  ], meta.rounds);
+  if (invalid.length) {
+    console.log(`\nINVALID: ${invalid.length} boot(s) did not do the equivalent work, their figures are not comparable:`);
+    for (const b of invalid) console.log(`  round ${b.round} ${b.kind}: ${b.problems.join('; ')}`);
+    process.exitCode = 1;
+  }
+  if (!allMet && !invalid.length) console.log('\n(missed targets are reported above with their measured cause; every boot was valid, so the bench exits 0)');
+}
+
 async function main(): Promise<void> {
+  const again = process.argv.indexOf('--report');
+  if (again >= 0) {
+    const dir = process.argv[again + 1];
+    if (!dir) {
+      console.error('bench/boot: --report needs the work dir of a run kept with VM_KEEP=1');
+      process.exit(2);
+    }
+    return renderDir(dir);
+  }
   const missing = missingPrerequisites();
   if (missing.length) {
     console.error(`bench/boot: cannot run:\n  ${missing.join('\n  ')}`);
@@ -354,7 +439,6 @@ async function main(): Promise<void> {
   try {
     const t0 = performance.now();
     const [baseRoot, ciRoot] = [await cachedRootfs(VARIANT), await cloudInitRootfs()];
-    const ciVersion = readFileSync(join(ciRoot, 'etc', 'cloud', 'bench-cloud-init-version'), 'utf8').trim();
     // One size for every disk, so no guest has more file system to check or grow than another.
     const sizeMb = Math.max(await duMb(baseRoot), await duMb(ciRoot)) + 384;
     const images = {
@@ -375,7 +459,6 @@ async function main(): Promise<void> {
     writeFileSync(postInstall, `#!/bin/bash\nset -eu\n${RUN_LINE}\n`, { mode: 0o755 });
     const isos = { agent: await agentIso(work, pubKey, postInstall), cidata: await cidataIso(work, pubKey) };
 
-    const boots: Boot[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       // Alternate the order between rounds, so a load change on the shared machine does not favour one image.
       const order = round % 2 ? KINDS : [...KINDS].reverse();
@@ -391,27 +474,25 @@ async function main(): Promise<void> {
           timeoutMs: BOOT_TIMEOUT_MS, consoleLog: join(work, `${kind}-${round}.console.log`),
         });
         const rep = parseReport(res.console);
-        if (!rep) throw new Error(`bench/boot: ${kind} round ${round}: no report on the console (${join(work, `${kind}-${round}.console.log`)})`);
-        const b = figures(kind, round, rep, res.bootMs, load1, pubKey);
-        process.stderr.write(`${f1(b.hostBootS)} s${b.problems.length ? ` INVALID: ${b.problems.join('; ')}` : ''}\n`);
-        boots.push(b);
+        const problems = rep ? figures(kind, round, rep, res.bootMs, load1, pubKey).problems : ['no report'];
+        process.stderr.write(`${f1(res.bootMs / 1000)} s${problems.length ? ` INVALID: ${problems.join('; ')}` : ''}\n`);
+        const record: BootRecord = { kind, round, hostBootMs: res.bootMs, load1 };
+        appendFileSync(join(work, 'boots.jsonl'), JSON.stringify(record) + '\n');
         rmSync(overlay, { force: true });
       }
     }
-    const invalid = boots.filter((b) => b.problems.length);
-    const meta = [
-      `${new Date(started).toISOString()}, ${((Date.now() - started) / 60_000).toFixed(1)} min; disks prepared in ${prepS.toFixed(0)} s; load average at start/end in the table and below`,
-      `cloud-init ${ciVersion} (Debian bookworm), NoCloud seed on IDE; agent ${execFileSync(AGENT_BIN, ['--version'], { encoding: 'utf8' }).trim()} (Node SEA); guests 1 vCPU, 512 MiB`,
-    ];
-    const allMet = report(boots, meta);
-    if (invalid.length) {
-      console.log(`\nINVALID: ${invalid.length} boot(s) did not do the equivalent work, their figures are not comparable:`);
-      for (const b of invalid) console.log(`  round ${b.round} ${b.kind}: ${b.problems.join('; ')}`);
-      process.exitCode = 1;
-    }
-    if (!allMet) console.log('\n(missed targets are reported above with their measured cause; the bench still exits 0 when every boot was valid)');
+    const meta: RunMeta = {
+      started: new Date(started).toISOString(),
+      minutes: (Date.now() - started) / 60_000,
+      prepS,
+      rounds: ROUNDS,
+      cloudInit: readFileSync(join(ciRoot, 'etc', 'cloud', 'bench-cloud-init-version'), 'utf8').trim(),
+      agent: execFileSync(AGENT_BIN, ['--version'], { encoding: 'utf8' }).trim(),
+    };
+    writeFileSync(join(work, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+    renderDir(work);
   } finally {
-    if (process.env.VM_KEEP === '1') console.error(`bench/boot: kept ${work}`);
+    if (process.env.VM_KEEP === '1') console.error(`bench/boot: kept ${work} (re-render: npx tsx bench/boot.ts --report ${work})`);
     else rmSync(work, { recursive: true, force: true });
   }
 }
