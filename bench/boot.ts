@@ -17,9 +17,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { ed25519FromSeed, openSshKeyFiles } from '../lib/ssh/openssh-key.js';
 import { AGENT_BIN, REPO, cachedRootfs } from '../test/vm/images.js';
 import { missingPrerequisites } from '../test/vm/prereqs.js';
 import { bootVm } from '../test/vm/qemu.js';
@@ -453,8 +455,9 @@ async function main(): Promise<void> {
     };
     const prepS = (performance.now() - t0) / 1000;
 
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench@boot', '-f', join(work, 'key')]);
+    // Only the public half is used (both guests must list it for root); made by the project's own OpenSSH writer.
     const pubKey = join(work, 'key.pub');
+    writeFileSync(pubKey, openSshKeyFiles(ed25519FromSeed(randomBytes(32)), 'bench@boot', 0).publicLine);
     const postInstall = join(work, 'post-install.sh');
     writeFileSync(postInstall, `#!/bin/bash\nset -eu\n${RUN_LINE}\n`, { mode: 0o755 });
     const isos = { agent: await agentIso(work, pubKey, postInstall), cidata: await cidataIso(work, pubKey) };
