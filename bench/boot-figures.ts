@@ -51,13 +51,23 @@ export interface UnitTimes {
   execExitS?: number;
 }
 
-/** The report's "unit INACTIVE_EXIT ACTIVE_ENTER EXEC_START EXEC_EXIT" lines (microseconds, 0 = never). */
+/** `systemctl show -p Id -p InactiveExitTimestampMonotonic ... UNIT...`: blank-line separated blocks (us, 0 = never). */
 export function parseUnitTimes(text: string): Map<string, UnitTimes> {
   const out = new Map<string, UnitTimes>();
-  const s = (v: string | undefined): number | undefined => (v && Number(v) > 0 ? Number(v) / 1e6 : undefined);
-  for (const m of text.matchAll(/^(\S+)((?: \d*){4})\s*$/gm)) {
-    const [a, b, c, d] = m[2]!.split(' ').slice(1);
-    out.set(m[1]!, { activatingS: s(a), activeS: s(b), execStartS: s(c), execExitS: s(d) });
+  for (const block of text.split(/\n\s*\n/)) {
+    const kv = new Map([...block.matchAll(/^(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()]));
+    const id = kv.get('Id');
+    if (!id) continue;
+    const s = (k: string): number | undefined => {
+      const v = Number(kv.get(k));
+      return v > 0 ? v / 1e6 : undefined;
+    };
+    out.set(id, {
+      activatingS: s('InactiveExitTimestampMonotonic'),
+      activeS: s('ActiveEnterTimestampMonotonic'),
+      execStartS: s('ExecMainStartTimestampMonotonic'),
+      execExitS: s('ExecMainExitTimestampMonotonic'),
+    });
   }
   return out;
 }

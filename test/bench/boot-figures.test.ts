@@ -56,7 +56,22 @@ describe('bench/boot figures', () => {
   });
 
   it('reads unit and manager timestamps (0 = never happened)', () => {
-    const units = parseUnitTimes('contextualization-local.service 9000000 21500000 9100000 21400000\ncontextualization-final.service 0 0 0 0\n');
+    const units = parseUnitTimes(
+      [
+        'ExecMainStartTimestampMonotonic=9100000',
+        'ExecMainExitTimestampMonotonic=21400000',
+        'Id=contextualization-local.service',
+        'InactiveExitTimestampMonotonic=9000000',
+        'ActiveEnterTimestampMonotonic=21500000',
+        '',
+        'ExecMainStartTimestampMonotonic=0',
+        'ExecMainExitTimestampMonotonic=0',
+        'Id=contextualization-final.service',
+        'InactiveExitTimestampMonotonic=0',
+        'ActiveEnterTimestampMonotonic=0',
+        '',
+      ].join('\n'),
+    );
     expect(units.get('contextualization-local.service')).toEqual({ activatingS: 9, activeS: 21.5, execStartS: 9.1, execExitS: 21.4 });
     expect(units.get('contextualization-final.service')).toEqual({});
     expect(parseManager('UserspaceTimestampMonotonic=7000000\nFinishTimestampMonotonic=70624000\n')).toEqual({ userspaceS: 7, finishS: 70.624 });
