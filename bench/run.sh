@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures. Wall-time figures need an otherwise idle machine.
+# The guest boot benchmark (bench/boot.ts, 8 TCG boots, 20-40 min) is separate: npm run bench:boot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # bench/batch.ts compares against a shell loop that calls virt-install (Debian package virtinst).
