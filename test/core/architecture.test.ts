@@ -89,7 +89,7 @@ describe('architecture', () => {
   // command needs are listed exactly, so a new heavy import on a hot path fails here first.
   const graphs: { entry: string; what: string; packages: string[]; forbiddenFiles?: string[] }[] = [
     { entry: 'agent/src/cli.ts', what: 'contextualization before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },
-    { entry: 'agent/src/stages/local.ts', what: 'contextualization local', packages: ['execa', 'ini', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
+    { entry: 'agent/src/stages/local.ts', what: 'contextualization local', packages: ['execa', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
     { entry: 'agent/src/stages/final.ts', what: 'contextualization final', packages: ['execa', 'ipaddr.js', 'zod'], forbiddenFiles: ['agent/src/install.ts', 'agent/src/diagnostics.ts'] },
     { entry: 'agent/src/log.ts', what: 'the agent logger', packages: ['pino'] },
     { entry: 'host-tools/src/program.ts', what: 'contextgen before any command (--version, --help)', packages: ['commander', 'ipaddr.js'] },

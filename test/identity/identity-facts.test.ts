@@ -149,14 +149,18 @@ describe('opt-outs', () => {
   it('identity.conf with a problem keeps everything and says why, one line each', () => {
     const r = conf('[identity]\nnew_machine_id = maybe\nnew_ssh_keys = no\ngrow_root = true\n[other]\nx = 1\n');
     expect(r.problems).toEqual([
-      '/etc/contextualization/identity.conf: [identity] new_machine_id = "maybe": must be yes or no',
-      '/etc/contextualization/identity.conf: [identity] new_ssh_keys: unknown key (known: new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
-      '/etc/contextualization/identity.conf: [identity] grow_root = true: must be yes or no',
-      '/etc/contextualization/identity.conf: [other]: unknown section (known: [identity] with new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
+      '/etc/contextualization/identity.conf line 2: [identity] new_machine_id = "maybe": must be yes or no',
+      '/etc/contextualization/identity.conf line 3: [identity] new_ssh_keys: unknown key (known: new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
+      '/etc/contextualization/identity.conf line 4: [identity] grow_root = "true": must be yes or no',
+      '/etc/contextualization/identity.conf line 5: [other]: unknown section (known: [identity] with new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
     ]);
     expect(Object.keys(r.optOuts).sort()).toEqual([...IDENTITY_KEYS].sort());
     expect(conf('new_machine_id = no\n').problems).toEqual([
-      '/etc/contextualization/identity.conf: new_machine_id: key outside [identity] (known: [identity] with new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
+      '/etc/contextualization/identity.conf line 1: new_machine_id: key outside [identity] (known: [identity] with new_machine_id, new_ssh_host_keys, new_dhcp_identity, new_random_seed, grow_root)',
+    ]);
+    expect(conf('[identity]\ngrow_root = no\ngrow_root = yes\nnot a line\n').problems).toEqual([
+      '/etc/contextualization/identity.conf line 3: [identity] grow_root: repeated (first on line 2)',
+      '/etc/contextualization/identity.conf line 4: "not a line": not a [section] or key = value line',
     ]);
   });
 

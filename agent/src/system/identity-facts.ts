@@ -4,7 +4,7 @@
  * (steps/identity.ts, steps/grow-root.ts) decide what to change. See docs/clone-identity.md.
  */
 import { basename } from 'node:path';
-import ini from 'ini';
+import { iniItems, type IniDialect } from '../../../lib/ini/index.js';
 import { IDENTITY_KEYS, type IdentityKey } from '../../../lib/context/model.js';
 import { describePublicLine } from '../../../lib/ssh/openssh-key.js';
 import type { RootFs } from '../../../lib/fs/index.js';
@@ -250,30 +250,45 @@ export function readIdentityConf(view: RootView): { optOuts: IdentityOptOuts; pr
   if (text === undefined) return { optOuts: {}, problems: [] };
   const problems: string[] = [];
   const optOuts: IdentityOptOuts = {};
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = ini.parse(text);
-  } catch (e) {
-    parsed = {};
-    problems.push(`${IDENTITY_CONF}: ${(e as Error).message}`);
-  }
-  for (const [section, body] of Object.entries(parsed)) {
-    if (section !== 'identity' || typeof body !== 'object' || body === null) {
-      const what = typeof body === 'object' ? `[${section}]: unknown section` : `${section}: key outside [identity]`;
-      problems.push(`${IDENTITY_CONF}: ${what} (known: [identity] with ${IDENTITY_KEYS.join(', ')})`);
+  const known = `[identity] with ${IDENTITY_KEYS.join(', ')}`;
+  const lines = text.split('\n').map((t, i) => ({ n: i + 1, text: t.endsWith('\r') ? t.slice(0, -1) : t }));
+  let section: string | undefined;
+  const seen = new Map<string, number>();
+  for (const item of iniItems(lines, IDENTITY_CONF_INI)) {
+    const at = `${IDENTITY_CONF} line ${item.n}`;
+    if (item.kind === 'section') {
+      section = item.name;
+      if (section !== 'identity') problems.push(`${at}: [${section}]: unknown section (known: ${known})`);
       continue;
     }
-    for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-      if (!(IDENTITY_KEYS as readonly string[]).includes(key)) problems.push(`${IDENTITY_CONF}: [identity] ${key}: unknown key (known: ${IDENTITY_KEYS.join(', ')})`);
-      else if (value !== 'yes' && value !== 'no') problems.push(`${IDENTITY_CONF}: [identity] ${key} = ${JSON.stringify(value)}: must be yes or no`);
-      else if (value === 'no') optOuts[key as IdentityKey] = `${key} = no in ${IDENTITY_CONF}`;
+    if (item.kind === 'other') {
+      problems.push(`${at}: ${JSON.stringify(item.raw.trim())}: not a [section] or key = value line`);
+      continue;
     }
+    if (section === undefined) {
+      problems.push(`${at}: ${item.key}: key outside [identity] (known: ${known})`);
+      continue;
+    }
+    if (section !== 'identity') continue; // the section is reported once
+    const key = item.key;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      problems.push(`${at}: [identity] ${key}: repeated (first on line ${first})`);
+      continue;
+    }
+    seen.set(key, item.n);
+    if (!(IDENTITY_KEYS as readonly string[]).includes(key)) problems.push(`${at}: [identity] ${key}: unknown key (known: ${IDENTITY_KEYS.join(', ')})`);
+    else if (item.value !== 'yes' && item.value !== 'no') problems.push(`${at}: [identity] ${key} = ${JSON.stringify(item.value ?? item.rawValue)}: must be yes or no`);
+    else if (item.value === 'no') optOuts[key as IdentityKey] = `${key} = no in ${IDENTITY_CONF}`;
   }
   if (problems.length) {
     for (const k of IDENTITY_KEYS) optOuts[k] = `${IDENTITY_CONF} is invalid (nothing renewed until it is fixed)`;
   }
   return { optOuts, problems };
 }
+
+/** identity.conf reads as context.ini does (lib/ini): whole-line comments, optional quotes. */
+const IDENTITY_CONF_INI: IniDialect = { inlineComments: false, quotes: `"'`, sectionName: /^.*$/s };
 
 /** Both places can only opt out: an item is renewed when neither the image nor the context says no. */
 export function mergeOptOuts(image: IdentityOptOuts, context: Partial<Record<IdentityKey, false>> | undefined): IdentityOptOuts {
