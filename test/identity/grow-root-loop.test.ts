@@ -18,6 +18,7 @@ import { applyPlan } from '../../agent/src/apply/apply.js';
 import { planGrowRoot } from '../../agent/src/steps/grow-root.js';
 import { gatherGrowRootFacts, rootView } from '../../agent/src/system/identity-facts.js';
 import { cleanup, tmp } from './fixtures.js';
+import { noteTexts } from '../../agent/src/types/plan.js';
 
 afterAll(cleanup);
 
@@ -89,7 +90,7 @@ describe.skipIf(missing.length > 0)('grow a filesystem on a loop device for real
       if (!capSysResource) run('mount', [part, mnt]);
       const again = planGrowRoot(gatherGrowRootFacts(rootView(new RootFs('/')), mnt));
       expect(again.commands.map((c) => c.argv[0])).toEqual([facts.tools.resize2fs]);
-      expect(again.notes).toEqual([`grow root: ${name} already fills ${dev.slice(5)}`]);
+      expect(noteTexts(again.notes)).toEqual([`grow root: ${name} already fills ${dev.slice(5)}`]);
     });
   });
 

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { planGrowRoot } from '../../agent/src/steps/grow-root.js';
 import { gatherGrowRootFacts, rootView } from '../../agent/src/system/identity-facts.js';
 import { cleanup, link, put, tmp } from './fixtures.js';
+import { info, noteTexts, warn } from '../../agent/src/types/plan.js';
 
 afterAll(cleanup);
 
@@ -58,7 +59,7 @@ describe('planGrowRoot', () => {
       { argv: ['/usr/bin/growpart', '/dev/vda', '1'], reason: 'grow partition vda1 by 1024 MiB to the end of vda', when: 'live', required: false, timeoutMs: 120_000 },
       { argv: ['/usr/sbin/resize2fs', '/dev/vda1'], reason: 'grow the ext4 filesystem on / to its device (a no-op when it already fills it)', when: 'live', required: false, timeoutMs: 600_000 },
     ]);
-    expect(p.notes).toEqual([]);
+    expect(noteTexts(p.notes)).toEqual([]);
     expect(p.files).toEqual([]);
   });
 
@@ -73,7 +74,7 @@ describe('planGrowRoot', () => {
   it('a disk the partition already fills: only the (no-op) filesystem grow, with a line', () => {
     const r = debianVda(2 * GIB);
     expect(argvs(r)).toEqual(['/usr/sbin/resize2fs /dev/vda1']);
-    expect(plan(r).notes).toEqual(['grow root: vda1 already fills vda']);
+    expect(noteTexts(plan(r).notes)).toEqual(['grow root: vda1 already fills vda']);
   });
 
   it('xfs: xfs_growfs on the mount point; btrfs: btrfs filesystem resize max', () => {
@@ -93,9 +94,9 @@ describe('planGrowRoot', () => {
     tools(r, ['resize2fs']);
     const p = plan(r);
     expect(p.commands.map((c) => c.argv[0])).toEqual(['/usr/sbin/resize2fs']);
-    expect(p.notes).toEqual(['grow root: vda1 could grow by 2047 MiB but growpart (cloud-guest-utils) is not installed: the partition is left as it is']);
+    expect(noteTexts(p.notes)).toEqual(['grow root: vda1 could grow by 2047 MiB but growpart (cloud-guest-utils) is not installed: the partition is left as it is']);
     mounted(r, '254:1', 'xfs', '/dev/vda1');
-    expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: ['grow root: xfs on /: xfs_growfs (xfsprogs) is not installed: not grown'] });
+    expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: [warn('grow root: xfs on /: xfs_growfs (xfsprogs) is not installed: not grown', '/')] });
   });
 
   it('a root on the whole disk (no partition table): the filesystem only', () => {
@@ -127,7 +128,7 @@ describe('planGrowRoot', () => {
     tools(r);
     const p = plan(r);
     expect(p.commands.map((c) => c.argv.join(' '))).toEqual(['/usr/sbin/resize2fs /dev/vda1']);
-    expect(p.notes).toEqual(['grow root: vda1 is followed by vda2: the partition is not grown']);
+    expect(noteTexts(p.notes)).toEqual(['grow root: vda1 is followed by vda2: the partition is not grown']);
   });
 
   it('a root partition after the others with room behind it: grown', () => {
@@ -150,7 +151,7 @@ describe('planGrowRoot', () => {
     ]);
     mounted(r, '8:5', 'ext4', '/dev/sda5');
     tools(r);
-    expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: ['grow root: sda5 is a logical partition inside the extended sda2: not grown'] });
+    expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: [info('grow root: sda5 is a logical partition inside the extended sda2: not grown', '/')] });
   });
 
   for (const [what, uuid, name, line] of [
@@ -163,7 +164,7 @@ describe('planGrowRoot', () => {
       disk(r, name, 3 * GIB, '253:0', [], { 'dm/uuid': `${uuid}\n`, 'dm/name': 'vg-root\n' });
       mounted(r, '253:0', 'ext4', '/dev/mapper/vg-root');
       tools(r);
-      expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: [line] });
+      expect(plan(r)).toEqual({ files: [], remove: [], commands: [], notes: [info(line, '/')] });
     });
   }
 
@@ -172,18 +173,18 @@ describe('planGrowRoot', () => {
     disk(md, 'md0', 3 * GIB, '9:0', [], { 'md/level': 'raid1\n' });
     mounted(md, '9:0', 'ext4', '/dev/md0');
     tools(md);
-    expect(plan(md).notes).toEqual(['grow root: / is on md RAID (md0): not grown']);
+    expect(noteTexts(plan(md).notes)).toEqual(['grow root: / is on md RAID (md0): not grown']);
 
     const overlay = tmp('grow-overlay-');
     mounted(overlay, '0:44', 'overlay', 'overlay');
-    expect(plan(overlay).notes).toEqual(['grow root: / (overlay from overlay) is not on a block device of /sys/class/block']);
+    expect(noteTexts(plan(overlay).notes)).toEqual(['grow root: / (overlay from overlay) is not on a block device of /sys/class/block']);
 
     const f2fs = debianVda(3 * GIB, 'f2fs');
-    expect(plan(f2fs)).toEqual({ files: [], remove: [], commands: [], notes: ['grow root: / is f2fs: only ext2/3/4, xfs and btrfs are grown'] });
+    expect(plan(f2fs)).toEqual({ files: [], remove: [], commands: [], notes: [info('grow root: / is f2fs: only ext2/3/4, xfs and btrfs are grown', '/')] });
 
-    expect(plan(tmp('grow-image-')).notes).toEqual(['grow root: nothing is mounted at / in /proc/self/mountinfo (not the running system?)']);
+    expect(noteTexts(plan(tmp('grow-image-')).notes)).toEqual(['grow root: nothing is mounted at / in /proc/self/mountinfo (not the running system?)']);
     expect(plan(debianVda(), { grow_root: 'grow_root = no in common/context.ini' })).toEqual({
-      files: [], remove: [], commands: [], notes: ['grow root: not done (grow_root = no in common/context.ini)'],
+      files: [], remove: [], commands: [], notes: [info('grow root: not done (grow_root = no in common/context.ini)', '/')],
     });
   });
 });

@@ -15,6 +15,7 @@ import { formatPlan } from '../../agent/src/plan/planner.js';
 import { newMachineId, planIdentity, RANDOM_SEED_BYTES, type IdentityPlan } from '../../agent/src/steps/identity.js';
 import { gatherIdentityFacts, rootView, type IdentityFacts, type IdentityOptOuts } from '../../agent/src/system/identity-facts.js';
 import { BASE_MACHINE_ID, bookworm, cleanup, link, put, seededRandom, tmp, type Stack } from './fixtures.js';
+import { noteTexts } from '../../agent/src/types/plan.js';
 
 afterAll(cleanup);
 
@@ -169,14 +170,14 @@ describe('machine-id: systemd\'s first-boot semantics are kept', () => {
     link(root, '/var/lib/dbus/machine-id', '/srv/dbus-id');
     const p = plan(root);
     expect(p.machineId).toMatch(/^[0-9a-f]{32}$/);
-    expect(p.plan.notes).toEqual([
+    expect(noteTexts(p.plan.notes)).toEqual([
       '/etc/machine-id holds "not-an-id", not a machine id: replaced by a new one',
       '/var/lib/dbus/machine-id links to /srv/dbus-id, not /etc/machine-id: left as it is',
     ]);
     // A relative link to /etc/machine-id is fine.
     unlinkSync(join(root, 'var/lib/dbus/machine-id'));
     link(root, '/var/lib/dbus/machine-id', '../../../etc/machine-id');
-    expect(plan(root).plan.notes).toEqual(['/etc/machine-id holds "not-an-id", not a machine id: replaced by a new one']);
+    expect(noteTexts(plan(root).plan.notes)).toEqual(['/etc/machine-id holds "not-an-id", not a machine id: replaced by a new one']);
   });
 
   it('newMachineId is a v4 UUID in systemd\'s form', () => {
@@ -202,7 +203,7 @@ describe('SSH host keys: the types the image had, ed25519 first', () => {
     for (const t of ['rsa', 'ecdsa', 'ed25519']) for (const s of ['', '.pub']) unlinkSync(join(root, `etc/ssh/ssh_host_${t}_key${s}`));
     const p = plan(root);
     expect(p.hostKeys.map((k) => k.type)).toEqual(['ed25519']);
-    expect(p.plan.notes).toContain('SSH: the image has openssh-server but no host keys; generating an ed25519 key so that sshd can start');
+    expect(noteTexts(p.plan.notes)).toContain('SSH: the image has openssh-server but no host keys; generating an ed25519 key so that sshd can start');
   });
 
   it('no openssh-server: keys left alone', () => {
@@ -245,7 +246,7 @@ describe('SSH host keys: the types the image had, ed25519 first', () => {
       { path: '/etc/ssh/ssh_host_dsa_key', reason: 'the base image\'s DSA host key (not regenerated: OpenSSH has dropped DSA)' },
       { path: '/etc/ssh/ssh_host_dsa_key.pub', reason: 'the base image\'s DSA host key (not regenerated: OpenSSH has dropped DSA)' },
     ]);
-    expect(p.plan.notes).toEqual([
+    expect(noteTexts(p.plan.notes)).toEqual([
       'SSH: /etc/ssh/ssh_host_key is not a standard host key name: left as it is',
       'SSH: /etc/ssh/sshd_config.d/k.conf: HostKey /srv/k: only the standard /etc/ssh/ssh_host_*_key files are renewed',
     ]);
@@ -285,7 +286,7 @@ describe('opt-outs', () => {
 
   it('networkd with the machine-id kept: a note that its DUID stays the base image\'s', () => {
     const p = plan(bookworm('networkd'), { new_machine_id: 'k' });
-    expect(p.plan.notes).toContain('systemd-networkd derives its DHCP DUID from /etc/machine-id, which is kept: this clone asks DHCP servers as the base image did');
+    expect(noteTexts(p.plan.notes)).toContain('systemd-networkd derives its DHCP DUID from /etc/machine-id, which is kept: this clone asks DHCP servers as the base image did');
   });
 
   it('keeping the DHCP identity leaves the leases', () => {

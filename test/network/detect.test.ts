@@ -16,6 +16,7 @@ import { findOwnedFiles } from '../../agent/src/network/owned.js';
 import { resolveNetwork } from '../../agent/src/network/resolve.js';
 import { SNOOZE_MAC, nic, snoozeContext } from './fixtures.js';
 import { link, put, tempRoot } from './helpers.js';
+import { noteTexts } from '../../agent/src/types/plan.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -163,7 +164,7 @@ describe('inspections', () => {
     const r = image();
     put(r, 'etc/network/interfaces', 'auto lo\niface lo inet loopback\nallow-hotplug eth0\niface eth0 inet dhcp\n');
     const notes = ifupdown.inspect!(makeSystemView(r), net);
-    expect(notes).toEqual([
+    expect(noteTexts(notes)).toEqual([
       'ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; /etc/network/interfaces.d/50-contextualization will be ignored',
     ]);
   });
@@ -182,9 +183,11 @@ describe('inspections', () => {
   it('ifcfg: notes a user-owned ifcfg file, stays quiet about ours', () => {
     const r = image();
     put(r, 'etc/sysconfig/network-scripts/ifcfg-eth0', 'DEVICE=eth0\nBOOTPROTO=dhcp\n');
-    expect(ifcfg.inspect!(makeSystemView(r), net)).toEqual([
-      'ifcfg: /etc/sysconfig/network-scripts/ifcfg-eth0 exists and is not managed by contextualization; it must not be overwritten',
-    ]);
+    expect(ifcfg.inspect!(makeSystemView(r), net)).toEqual([{
+      level: 'warn',
+      text: 'ifcfg: /etc/sysconfig/network-scripts/ifcfg-eth0 exists and is not managed by contextualization; it must not be overwritten',
+      about: '/etc/sysconfig/network-scripts/ifcfg-eth0',
+    }]);
     const ours = ifcfg.render(net).files[0]!;
     put(r, ours.path, ours.content);
     expect(ifcfg.inspect!(makeSystemView(r), net)).toEqual([]);

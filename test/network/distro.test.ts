@@ -77,7 +77,7 @@ describe.each(DISTRO_CASES)('distribution configuration: $name', (c) => {
     const net = configOf(c);
     const plan = planDistroConfig(makeSystemView(r), c.backend, net, RENDERERS[c.backend].render(net).files);
     const actual: Record<string, string> = {
-      'plan.txt': `${[...plan.files.map((f) => `file ${f.path} mode ${f.mode.toString(8).padStart(4, '0')}: ${f.reason}`), ...plan.notes.map((n) => `note ${n}`)].join('\n')}\n`,
+      'plan.txt': `${[...plan.files.map((f) => `file ${f.path} mode ${f.mode.toString(8).padStart(4, '0')}: ${f.reason}`), ...plan.notes.map((n) => `note ${n.level} ${n.text}`)].join('\n')}\n`,
     };
     for (const f of plan.files) actual[`root${f.path}`] = f.content;
     expect(plan.files.length).toBeGreaterThan(0);

@@ -20,7 +20,7 @@ function planText(r: RenderResult): string {
     ...r.commands.map(
       (c) => `run ${c.when}${c.required ? ' required' : ''}${c.requiresActive ? ` if ${c.requiresActive} is active` : ''} ${JSON.stringify(c.argv)}: ${c.reason}`,
     ),
-    ...r.notes.map((n) => `note ${n}`),
+    ...r.notes.map((n) => `note ${n.level} ${n.text}`),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -4,6 +4,7 @@ import { ContextError } from '../../lib/context/errors.js';
 import { NicNotFoundError, resolveNetwork } from '../../agent/src/network/resolve.js';
 import type { ResolvedNic, SystemNic } from '../../agent/src/types/network.js';
 import { SNOOZE_MAC, nic, route, snoozeContext, twoNicContext } from './fixtures.js';
+import { noteTexts } from '../../agent/src/types/plan.js';
 
 /** A compact view of one resolved NIC, for table rows. */
 function brief(n: ResolvedNic): string {
@@ -206,7 +207,7 @@ describe('resolveNetwork', () => {
   it.each(rows)('$name', (row) => {
     const { config, notes } = resolveNetwork(row.ctx(), row.nics);
     expect(config.nics.map(brief)).toEqual(row.expect);
-    for (const n of row.notes ?? []) expect(notes.join('\n')).toContain(n);
+    for (const n of row.notes ?? []) expect(noteTexts(notes).join('\n')).toContain(n);
     expect(config.nics.filter((n) => n.primary).length).toBe(row.expect.length > 0 ? 1 : 0);
   });
 
@@ -217,7 +218,7 @@ describe('resolveNetwork', () => {
     const gws = config.nics.filter((n) => n.ipv4?.gateway);
     expect(gws).toHaveLength(1);
     expect(gws[0]!.primary).toBe(true);
-    expect(notes.join('\n')).toMatch(/gateway 192\.168\.122\.1 dropped: one default route only, kept on/);
+    expect(noteTexts(notes).join('\n')).toMatch(/gateway 192\.168\.122\.1 dropped: one default route only, kept on/);
   });
 
   it('passes DNS through untouched', () => {

@@ -30,6 +30,7 @@ import {
   networkAddress,
 } from '../../../lib/net/ip.js';
 import type { NetworkConfig, ResolvedNic, ResolvedRoute, SystemNic } from '../types/network.js';
+import { info, warn, type Note } from '../types/plan.js';
 
 /** The context names a NIC the guest does not have. Distinct so the caller can wait for udev and retry. */
 export class NicNotFoundError extends ContextError {
@@ -41,7 +42,7 @@ export class NicNotFoundError extends ContextError {
 
 export interface ResolvedNetwork {
   config: NetworkConfig;
-  notes: string[];
+  notes: Note[];
 }
 
 /**
@@ -67,21 +68,21 @@ function matchText(cfg: NicConfig): string {
   return cfg.match.kind === 'mac' ? cfg.match.mac : cfg.match.name;
 }
 
-function fromExplicit(cfg: NicConfig, nic: SystemNic, label: string, notes: string[]): ResolvedNic {
+function fromExplicit(cfg: NicConfig, nic: SystemNic, label: string, notes: Note[]): ResolvedNic {
   const out: ResolvedNic = { name: nic.name, mac: nic.mac, method: cfg.method, routes: [], deleteRoutes: [], primary: false };
   if (cfg.method === 'static' && cfg.ipv4) {
     const { address, gateway, broadcast } = cfg.ipv4;
     out.ipv4 = { address, broadcast: broadcast ?? broadcastAddress(address.address, address.prefix) };
     if (gateway) out.ipv4.gateway = gateway;
   } else if (cfg.ipv4) {
-    notes.push(`${label} (${nic.name}): method ${cfg.method} ignores its IPv4 address ${cidrText(cfg.ipv4.address)}`);
+    notes.push(warn(`${label} (${nic.name}): method ${cfg.method} ignores its IPv4 address ${cidrText(cfg.ipv4.address)}`, nic.name));
   }
   if (cfg.ipv6) {
-    if (cfg.method === 'manual') notes.push(`${label} (${nic.name}): method manual ignores its IPv6 address`);
+    if (cfg.method === 'manual') notes.push(warn(`${label} (${nic.name}): method manual ignores its IPv6 address`, nic.name));
     else out.ipv6 = cfg.ipv6.gateway ? { address: cfg.ipv6.address, gateway: cfg.ipv6.gateway } : { address: cfg.ipv6.address };
   }
   if (cfg.method === 'static' && !out.ipv4 && !out.ipv6) {
-    notes.push(`${label} (${nic.name}): static with no address: the link is only brought up`);
+    notes.push(info(`${label} (${nic.name}): static with no address: the link is only brought up`, nic.name));
   }
   if (cfg.mtu !== undefined) out.mtu = cfg.mtu;
   return out;
@@ -99,9 +100,10 @@ function sameDestination(a: Cidr, b: Cidr): boolean {
 }
 
 export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork {
-  const notes: string[] = [];
-  const note = (n: string): void => {
-    if (!notes.includes(n)) notes.push(n);
+  const notes: Note[] = [];
+  /** Each finding once; `warn` unless said otherwise (see Note for the levels). */
+  const note = (text: string, level: Note['level'] = 'warn', about?: string): void => {
+    if (!notes.some((n) => n.text === text)) notes.push(level === 'info' ? info(text, about) : warn(text, about));
   };
 
   const usable = nics.filter((n) => {
@@ -147,7 +149,7 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
   for (const nic of usable) {
     if (explicit.has(nic.name)) continue;
     if (!legacySubnet) {
-      note(`${nic.name} (${nic.mac}) is not in the context; left alone`);
+      note(`${nic.name} (${nic.mac}) is not in the context; left alone`, 'info', nic.name);
       continue;
     }
     const { address: net, prefix } = legacySubnet.network;
@@ -187,7 +189,7 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
   if (legacy[0] && legacySubnet?.gateway) {
     legacy[0].ipv4!.gateway = legacySubnet.gateway;
     for (const other of legacy.slice(1)) {
-      note(`${other.name} also matches the MAC rule (${other.ipv4!.address.address}); only the primary ${legacy[0].name} gets the default gateway`);
+      note(`${other.name} also matches the MAC rule (${other.ipv4!.address.address}); only the primary ${legacy[0].name} gets the default gateway`, 'info', other.name);
     }
   }
 
@@ -209,7 +211,7 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
       note(`route ${routeText(r)}: no configured NIC to carry it; route skipped`);
       return undefined;
     }
-    if (r.device !== undefined) note(`route device ${r.device} does not exist here; ${routeText(r)} goes to ${target.name}`);
+    if (r.device !== undefined) note(`route device ${r.device} does not exist here; ${routeText(r)} goes to ${target.name}`, 'info', target.name);
     else if (!bySubnet) note(`route ${routeText(r)}: no NIC holds the gateway's subnet; it goes to the primary ${target.name}`);
     return target;
   };
@@ -252,12 +254,12 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
     }
     if (a.metric !== undefined) note(`route ${routeText(a)}: the metric of a default route is not kept`);
     if (family.gateway && family.gateway !== a.gateway) {
-      note(`route ${routeText(a)} replaces gateway ${family.gateway} on ${target.name}`);
+      note(`route ${routeText(a)} replaces gateway ${family.gateway} on ${target.name}`, 'info', target.name);
     }
     // One default route from the context: it displaces the primary's gateway when it lands elsewhere.
     const displaced = configured.find((o) => o !== target && o.primary && (v6 ? o.ipv6 : o.ipv4)?.gateway);
     if (displaced) {
-      note(`route ${routeText(a)} moves the default gateway from ${displaced.name} to ${target.name}`);
+      note(`route ${routeText(a)} moves the default gateway from ${displaced.name} to ${target.name}`, 'info', target.name);
       delete (v6 ? displaced.ipv6 : displaced.ipv4)!.gateway;
     }
     family.gateway = a.gateway;
@@ -266,16 +268,16 @@ export function resolveNetwork(ctx: Context, nics: SystemNic[]): ResolvedNetwork
   if (noDefault.v4 || noDefault.v6) {
     for (const n of configured) {
       if (noDefault.v4) {
-        if (n.ipv4?.gateway) note(`del default: gateway ${n.ipv4.gateway} of ${n.name} dropped`);
+        if (n.ipv4?.gateway) note(`del default: gateway ${n.ipv4.gateway} of ${n.name} dropped`, 'info', n.name);
         if (n.ipv4) delete n.ipv4.gateway;
         n.neverDefault = true;
       }
       if (noDefault.v6 && n.ipv6?.gateway) {
-        note(`del default: IPv6 gateway ${n.ipv6.gateway} of ${n.name} dropped`);
+        note(`del default: IPv6 gateway ${n.ipv6.gateway} of ${n.name} dropped`, 'info', n.name);
         delete n.ipv6.gateway;
       }
     }
-    if (noDefault.v4) note('del default: no IPv4 default route on any NIC (DHCP-learnt ones included)');
+    if (noDefault.v4) note('del default: no IPv4 default route on any NIC (DHCP-learnt ones included)', 'info');
   }
 
   for (const n of configured) {

@@ -9,7 +9,7 @@ import type { NetworkConfig, NetworkRenderer, SystemNic } from '../types/network
 import { planDns } from '../steps/dns.js';
 import { planHostname } from '../steps/hostname.js';
 import { planAuthorizedKeys } from '../steps/ssh-keys.js';
-import { emptyPlan, mergePlans, type Facts, type Plan } from '../types/plan.js';
+import { emptyPlan, info, mergePlans, warn, type Facts, type Plan } from '../types/plan.js';
 
 export type { Facts } from '../types/plan.js';
 
@@ -47,7 +47,7 @@ export function planDhcpFallback(nic: SystemNic, facts: Facts, renderer: Network
   // second DHCP definition (two clients): write none, only restore theirs.
   const theirs = facts.sys !== undefined && distroConfigures(facts.sys, renderer.name, resolved);
   const rendered = theirs ? emptyPlan() : renderNetwork(config, renderer);
-  if (theirs) rendered.notes.push(`DHCP on ${nic.name}: the distribution's own configuration brings it up; no file of ours`);
+  if (theirs) rendered.notes.push(info(`DHCP on ${nic.name}: the distribution's own configuration brings it up; no file of ours`, nic.name));
   const plan = withDistro(sparingForeign(rendered, facts.foreign), facts, renderer, { ...config, nics: [] }, rendered);
   plan.notes.push(...(facts.sys && !theirs ? renderer.inspect?.(facts.sys, config) ?? [] : []));
   plan.remove = staleOwned(plan, facts.existingOwned);
@@ -68,7 +68,7 @@ export function planHandBack(facts: Facts, renderer: NetworkRenderer): PlannedCo
     for (const n of facts.nics.filter((x) => x.physical)) {
       const resolved = { name: n.name, mac: n.mac, method: 'dhcp' as const, routes: [], deleteRoutes: [], primary: false };
       if (!distroConfigures(facts.sys, renderer.name, resolved)) {
-        plan.notes.push(`${n.name} (${n.mac}): the distribution's own ${renderer.name} configuration does not bring it up: it stays unconfigured from the next boot on (configure it yourself, or use --keep-network)`);
+        plan.notes.push(warn(`${n.name} (${n.mac}): the distribution's own ${renderer.name} configuration does not bring it up: it stays unconfigured from the next boot on (configure it yourself, or use --keep-network)`, n.name));
       }
     }
   }
@@ -97,7 +97,7 @@ function sparingForeign(plan: Plan, foreign: string[] | undefined): Plan {
   if (!foreign?.length) return plan;
   const skip = new Set(foreign);
   for (const f of plan.files) {
-    if (skip.has(f.path)) plan.notes.push(`${f.path} exists without the contextualization marker (the user's own file): left as it is, not replaced (${f.reason})`);
+    if (skip.has(f.path)) plan.notes.push(warn(`${f.path} exists without the contextualization marker (the user's own file): left as it is, not replaced (${f.reason})`, f.path));
   }
   return { ...plan, files: plan.files.filter((f) => !skip.has(f.path)) };
 }
@@ -118,6 +118,7 @@ export function formatPlan(plan: Plan): string {
   for (const p of plan.remove) out.push(`=== remove ${p} (stale file owned by contextualization)`);
   for (const d of plan.discard ?? []) out.push(`=== delete ${d.path} (no backup): ${d.reason}`);
   for (const c of plan.commands) out.push(`=== run${c.when === 'live' ? ' (live system only)' : ''}: ${JSON.stringify(c.argv)}: ${c.reason}`);
-  for (const n of plan.notes) out.push(`=== note: ${n}`);
+  // A warning reads `=== note:` (as before levels existed); what the plan only says is marked (info).
+  for (const n of plan.notes) out.push(`=== note${n.level === 'info' ? ' (info)' : ''}: ${n.text}`);
   return `${out.join('\n')}\n`;
 }

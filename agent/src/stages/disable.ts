@@ -37,7 +37,7 @@ async function disableStage(s: StageContext, d: DisableOptions): Promise<StageRe
       const renderer = pickRenderer(sys, opts.backend);
       const facts = gatherFacts(fs, sys, Object.values(RENDERERS), opts.nics);
       const { plan } = planHandBack(facts, renderer);
-      for (const n of plan.notes) log.warn(n);
+      for (const n of plan.notes) log[n.level](n.text);
       if (opts.dryRun) {
         opts.out(formatPlan(plan));
         return { result: 'ok' as const, message: 'dry run: plan printed, nothing changed' };

@@ -26,6 +26,7 @@ import { planGrowRoot } from '../steps/grow-root.js';
 import { planIdentity, systemRandom } from '../steps/identity.js';
 import { gatherGrowRootFacts, gatherIdentityFacts, mergeOptOuts, readIdentityConf, rootView } from '../system/identity-facts.js';
 import { runStage, type RunOptions, type StageContext, type StageResult } from './engine.js';
+import { noteTexts } from '../types/plan.js';
 import { EXIT, errorLines } from './exit.js';
 
 /** `--iso`/`--dir` (an operator's input on the host) or undefined for discovery. */
@@ -232,7 +233,7 @@ async function renewIdentity(s: StageContext, ctx: Context | undefined): Promise
     await rec.run('grow-root', async () => {
       const plan = planGrowRoot(gatherGrowRootFacts(view), optOuts);
       const msg = await applyPlanned({ plan, network: noNetwork }, s);
-      return { result: 'ok' as const, message: `${plan.notes.join('; ') || 'root filesystem checked'}; ${msg}` };
+      return { result: 'ok' as const, message: `${noteTexts(plan.notes).join('; ') || 'root filesystem checked'}; ${msg}` };
     });
   } catch (e) {
     for (const l of errorLines(e)) log.error(`grow-root: ${l}`);
@@ -257,7 +258,7 @@ function markFinalPending(s: StageContext, loaded: Extract<Loaded, { kind: 'acce
 }
 
 async function applyPlanned(planned: PlannedContext, s: StageContext): Promise<string> {
-  for (const n of planned.plan.notes) s.log.warn(n);
+  for (const n of planned.plan.notes) s.log[n.level](n.text);
   if (s.opts.dryRun) {
     s.opts.out(formatPlan(planned.plan));
     return 'dry run: plan printed, nothing changed';

@@ -10,7 +10,7 @@
  * logical partition inside an extended one, a root that is not on a block device.
  */
 import type { GrowRootFacts, IdentityOptOuts } from '../system/identity-facts.js';
-import { emptyPlan, type Plan } from '../types/plan.js';
+import { emptyPlan, info, warn, type Plan } from '../types/plan.js';
 
 /** Room below this is not worth a growpart run (alignment slack, GPT's 33-sector backup area). */
 export const MIN_GROW_SECTORS = 2048 + 34;
@@ -19,8 +19,9 @@ const mib = (sectors: number) => `${Math.round(sectors / 2048)} MiB`;
 
 export function planGrowRoot(facts: GrowRootFacts, optOuts: IdentityOptOuts = {}): Plan {
   const plan = emptyPlan();
-  const skip = (why: string): Plan => {
-    plan.notes.push(`grow root: ${why}`);
+  // A layout it does not handle is said (info); a missing tool is a warning: installing it would grow the disk.
+  const skip = (why: string, level: 'info' | 'warn' = 'info'): Plan => {
+    plan.notes.push(level === 'info' ? info(`grow root: ${why}`, facts.mountPoint) : warn(`grow root: ${why}`, facts.mountPoint));
     return plan;
   };
   if (optOuts.grow_root) return skip(`not done (${optOuts.grow_root})`);
@@ -34,7 +35,7 @@ export function planGrowRoot(facts: GrowRootFacts, optOuts: IdentityOptOuts = {}
   if (device.md) return skip(`${facts.mountPoint} is on md RAID (${device.name}): not grown`);
 
   const fs = fsGrowCommand(facts);
-  if (typeof fs === 'string') return skip(fs);
+  if (typeof fs === 'string') return skip(fs, /not installed/.test(fs) ? 'warn' : 'info');
 
   if (device.partition) {
     if (!disk) return skip(`cannot find the disk of partition ${device.name} in /sys/class/block`);
@@ -45,9 +46,9 @@ export function planGrowRoot(facts: GrowRootFacts, optOuts: IdentityOptOuts = {}
     const next = facts.siblings.filter((s) => (s.partition?.start ?? -1) >= end).sort((a, b) => a.partition!.start - b.partition!.start)[0];
     const room = (next?.partition!.start ?? disk.size) - end;
     if (room < MIN_GROW_SECTORS) {
-      plan.notes.push(next ? `grow root: ${device.name} is followed by ${next.name}: the partition is not grown` : `grow root: ${device.name} already fills ${disk.name}`);
+      plan.notes.push(info(next ? `grow root: ${device.name} is followed by ${next.name}: the partition is not grown` : `grow root: ${device.name} already fills ${disk.name}`, `/dev/${device.name}`));
     } else if (!facts.tools.growpart) {
-      plan.notes.push(`grow root: ${device.name} could grow by ${mib(room)} but growpart (cloud-guest-utils) is not installed: the partition is left as it is`);
+      plan.notes.push(warn(`grow root: ${device.name} could grow by ${mib(room)} but growpart (cloud-guest-utils) is not installed: the partition is left as it is`, `/dev/${device.name}`));
     } else {
       plan.commands.push({
         argv: [facts.tools.growpart, `/dev/${disk.name}`, String(part.number)],

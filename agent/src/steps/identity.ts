@@ -8,7 +8,7 @@ import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { posix } from 'node:path';
 import type { IdentityKey } from '../../../lib/context/model.js';
 import { ecdsaFromRandom, ed25519FromSeed, openSshKeyFiles, type EcdsaCurve } from '../../../lib/ssh/openssh-key.js';
-import { emptyPlan, type Plan } from '../types/plan.js';
+import { emptyPlan, info, warn, type Plan } from '../types/plan.js';
 import {
   DBUS_MACHINE_ID, KEY_ORDER, MACHINE_ID, type HostKeyFact, type HostKeyType, type IdentityFacts, type IdentityOptOuts,
 } from '../system/identity-facts.js';
@@ -91,7 +91,7 @@ function machineId(facts: IdentityFacts, rand: IdentityRandom, out: IdentityPlan
     if (facts.dbusMachineId.kind === 'file') plan.discard = [{ path: DBUS_MACHINE_ID, reason: 'the base image\'s D-Bus machine id; D-Bus falls back to /etc/machine-id' }];
     return;
   }
-  if (state.kind === 'invalid') plan.notes.push(`${MACHINE_ID} holds ${JSON.stringify(state.content)}, not a machine id: replaced by a new one`);
+  if (state.kind === 'invalid') plan.notes.push(warn(`${MACHINE_ID} holds ${JSON.stringify(state.content)}, not a machine id: replaced by a new one`, MACHINE_ID));
   const id = newMachineId(rand);
   out.machineId = id;
   // 0444 as systemd-machine-id-setup leaves it.
@@ -99,7 +99,7 @@ function machineId(facts: IdentityFacts, rand: IdentityRandom, out: IdentityPlan
   const dbus = facts.dbusMachineId;
   if (dbus.kind === 'file') plan.files.push({ path: DBUS_MACHINE_ID, content: `${id}\n`, mode: 0o644, reason: 'D-Bus machine id, the same as /etc/machine-id' });
   else if (dbus.kind === 'symlink' && posix.resolve(posix.dirname(DBUS_MACHINE_ID), dbus.target) !== MACHINE_ID) {
-    plan.notes.push(`${DBUS_MACHINE_ID} links to ${dbus.target}, not ${MACHINE_ID}: left as it is`);
+    plan.notes.push(warn(`${DBUS_MACHINE_ID} links to ${dbus.target}, not ${MACHINE_ID}: left as it is`, DBUS_MACHINE_ID));
   }
   out.summary.push(`machine-id: new ${id}`);
 }
@@ -120,7 +120,7 @@ function hostKeys(facts: IdentityFacts, rand: IdentityRandom, opts: IdentityOpti
   let wanted = KEY_ORDER.filter((t): t is Exclude<HostKeyType, 'dsa'> => t !== 'dsa' && had.has(t));
   if (wanted.length === 0) {
     wanted = ['ed25519'];
-    plan.notes.push('SSH: the image has openssh-server but no host keys; generating an ed25519 key so that sshd can start');
+    plan.notes.push(info('SSH: the image has openssh-server but no host keys; generating an ed25519 key so that sshd can start', '/etc/ssh'));
   }
   const comment = `root@${opts.hostname ?? facts.hostname ?? 'localhost'}`;
   for (const type of wanted) {
@@ -142,8 +142,8 @@ function hostKeys(facts: IdentityFacts, rand: IdentityRandom, opts: IdentityOpti
   if (dsa) {
     for (const p of [dsa.privatePath, dsa.publicPath, dsa.certificatePath]) if (p) discard.push({ path: p, reason: 'the base image\'s DSA host key (not regenerated: OpenSSH has dropped DSA)' });
   }
-  for (const p of ssh.others) plan.notes.push(`SSH: ${p} is not a standard host key name: left as it is`);
-  for (const c of ssh.customHostKeys) plan.notes.push(`SSH: ${c}: only the standard /etc/ssh/ssh_host_*_key files are renewed`);
+  for (const p of ssh.others) plan.notes.push(info(`SSH: ${p} is not a standard host key name: left as it is`, p));
+  for (const c of ssh.customHostKeys) plan.notes.push(warn(`SSH: ${c}: only the standard /etc/ssh/ssh_host_*_key files are renewed`, '/etc/ssh/sshd_config'));
   if (discard.length === 0) delete plan.discard;
   out.summary.push(`SSH host keys: new ${out.hostKeys.map((k) => `${k.type} ${k.fingerprint} (${k.generateMs} ms)`).join(', ')}`);
 }
@@ -161,7 +161,7 @@ function dhcpIdentity(facts: IdentityFacts, optOuts: IdentityOptOuts, out: Ident
   }
   // networkd keeps no client identity on disk: its DUID is derived from the machine-id.
   if (facts.networkd && optOuts.new_machine_id) {
-    plan.notes.push('systemd-networkd derives its DHCP DUID from /etc/machine-id, which is kept: this clone asks DHCP servers as the base image did');
+    plan.notes.push(warn('systemd-networkd derives its DHCP DUID from /etc/machine-id, which is kept: this clone asks DHCP servers as the base image did', MACHINE_ID));
   }
   out.summary.push(facts.dhcp.length
     ? `DHCP client identity: ${facts.dhcp.length} inherited file(s) removed (${[...new Set(facts.dhcp.map((f) => f.client))].join(', ')})`

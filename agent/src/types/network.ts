@@ -1,5 +1,5 @@
 import type { Cidr, Dns } from '../../../lib/context/model.js';
-import type { PlannedCommand, PlannedFile } from './plan.js';
+import type { Note, PlannedCommand, PlannedFile } from './plan.js';
 
 /** A NIC as the guest sees it (from /sys/class/net). */
 export interface SystemNic {
@@ -61,7 +61,7 @@ export interface RenderResult {
   files: PlannedFile[];
   /** Commands to activate the config on a live system (not run under --root). */
   commands: PlannedCommand[];
-  notes: string[];
+  notes: Note[];
 }
 
 /** One network backend: a pure function from NetworkConfig to files, plus detection. */
@@ -81,7 +81,7 @@ export interface NetworkRenderer {
    * Findings about the target system that affect this backend's files (e.g. /etc/network/interfaces
    * not sourcing interfaces.d, a user-owned ifcfg file in the way). Read-only; never throws.
    */
-  inspect?(sys: SystemView, net: NetworkConfig): string[];
+  inspect?(sys: SystemView, net: NetworkConfig): Note[];
 }
 
 export interface OwnedFiles {

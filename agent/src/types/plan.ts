@@ -56,8 +56,26 @@ export interface Plan {
   /** Inherited identity files to delete (a new instance only; never the user's configuration). */
   discard?: PlannedDiscard[];
   /** Non-fatal findings worth a log line (e.g. a route deletion a backend cannot express). */
-  notes: string[];
+  notes: Note[];
 }
+
+/**
+ * A finding of the planner, with its severity: `warn` when something the context or the image asks
+ * for is not done as asked (a route skipped, a file left alone, a value dropped); `info` when the plan
+ * only says what it chose (a NIC not in the context, the distribution's own DHCP kept). `about` names
+ * what it concerns (an in-root path, a NIC, a route) where there is one. Logged at its level; printed
+ * in dry runs and goldens.
+ */
+export interface Note {
+  level: 'info' | 'warn';
+  text: string;
+  about?: string;
+}
+
+export const info = (text: string, about?: string): Note => (about === undefined ? { level: 'info', text } : { level: 'info', text, about });
+export const warn = (text: string, about?: string): Note => (about === undefined ? { level: 'warn', text } : { level: 'warn', text, about });
+/** The texts alone, in order (for messages and comparisons). */
+export const noteTexts = (notes: readonly Note[]): string[] => notes.map((n) => n.text);
 
 export function emptyPlan(): Plan {
   return { files: [], remove: [], commands: [], notes: [] };

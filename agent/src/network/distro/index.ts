@@ -5,7 +5,7 @@
  * docs/network-backends.md. Pure over the read-only SystemView; every edit is recomputed from the
  * pristine original (distro/marks.ts), so a run that changes nothing plans files identical to the disk.
  */
-import type { PlannedCommand, PlannedFile } from '../../types/plan.js';
+import { info, type Note, type PlannedCommand, type PlannedFile } from '../../types/plan.js';
 import { MARKER, liveVia } from '../renderers/common.js';
 import { IFUPDOWN_UNIT } from '../renderers/ifupdown.js';
 import { NM_UNIT } from '../renderers/networkmanager.js';
@@ -21,7 +21,7 @@ export interface DistroPlan {
   files: PlannedFile[];
   /** Live only, each gated on the backend's service being active: nothing of this runs at boot. */
   commands: PlannedCommand[];
-  notes: string[];
+  notes: Note[];
 }
 
 const base = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
@@ -52,9 +52,9 @@ export function planDistroConfig(sys: SystemView, backend: BackendName, net: Net
     ...networkManagerEdits(sys, nmOn ? owned : []),
     ...ifcfgEdits(sys, nmOn || backend === 'ifcfg' ? owned : [], backend === 'ifcfg' ? rendered : []),
   ];
-  const notes: string[] = [];
+  const notes: Note[] = [];
   if (backend === 'netplan' && owned.length > 0 && !sys.exists('/run/systemd/network')) {
-    notes.push("netplan: no generated networkd files to check yet (image root); the next live run keeps the distribution's definitions off the context's NICs");
+    notes.push(info("netplan: no generated networkd files to check yet (image root); the next live run keeps the distribution's definitions off the context's NICs", '/run/systemd/network'));
   }
   return { files, commands: backend === 'ifupdown' ? stopDistroDhclient(sys, owned) : [], notes };
 }

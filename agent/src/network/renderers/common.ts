@@ -6,7 +6,7 @@
 import { ContextError } from '../../../../lib/context/errors.js';
 import { broadcastAddress } from '../../../../lib/net/ip.js';
 import type { Cidr } from '../../../../lib/context/model.js';
-import type { PlannedCommand, PlannedFile } from '../../types/plan.js';
+import { warn, type Note, type PlannedCommand, type PlannedFile } from '../../types/plan.js';
 import type { NetworkConfig, ResolvedNic, ResolvedRoute } from '../../types/network.js';
 import { checkIfname, hasForbiddenOrTab } from '../../../../lib/context/rules.js';
 
@@ -86,15 +86,15 @@ export function routeText(r: ResolvedRoute): string {
 }
 
 /** Notes common to the file backends: deletions of routes they do not own cannot be expressed. */
-export function deleteRouteNotes(backend: string, nic: ResolvedNic): string[] {
+export function deleteRouteNotes(backend: string, nic: ResolvedNic): Note[] {
   return nic.deleteRoutes.map(
-    (r) => `${backend}: cannot delete route ${routeText(r)} on ${nic.name}; it is simply not configured here`,
+    (r) => warn(`${backend}: cannot delete route ${routeText(r)} on ${nic.name}; it is simply not configured here`, nic.name),
   );
 }
 
-export function broadcastNotes(backend: string, nic: ResolvedNic): string[] {
+export function broadcastNotes(backend: string, nic: ResolvedNic): Note[] {
   const b = customBroadcast(nic);
-  return b ? [`${backend}: cannot set broadcast ${b} on ${nic.name}; the kernel derives it from the prefix`] : [];
+  return b ? [warn(`${backend}: cannot set broadcast ${b} on ${nic.name}; the kernel derives it from the prefix`, nic.name)] : [];
 }
 
 export function file(path: string, content: string, mode: number, reason: string): PlannedFile {

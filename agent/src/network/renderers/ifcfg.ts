@@ -9,6 +9,7 @@
  */
 import { netmaskFromPrefix } from '../../../../lib/net/ip.js';
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
+import { warn, type Note } from '../../types/plan.js';
 import {
   HEADER,
   MARKER,
@@ -43,7 +44,7 @@ function assignments(w: Writer, pairs: [string, string | number | undefined][]):
   );
 }
 
-function renderIfcfg(net: NetworkConfig, nic: ResolvedNic, notes: string[]): string {
+function renderIfcfg(net: NetworkConfig, nic: ResolvedNic, notes: Note[]): string {
   const w = new Writer(ifcfgPaths(nic.name).ifcfg);
   const pairs: [string, string | number | undefined][] = [
     ['DEVICE', w.ifname(nic.name)],
@@ -110,20 +111,20 @@ export const ifcfg: NetworkRenderer = {
   detect(sys: SystemView): boolean {
     return sys.exists(DIR);
   },
-  inspect(sys: SystemView, net: NetworkConfig): string[] {
-    const notes: string[] = [];
+  inspect(sys: SystemView, net: NetworkConfig): Note[] {
+    const notes: Note[] = [];
     for (const nic of net.nics) {
       for (const path of Object.values(ifcfgPaths(nic.name))) {
         const content = sys.readFile(path);
         if (content !== undefined && !isOwnedIfcfg(content)) {
-          notes.push(`ifcfg: ${path} exists and is not managed by contextualization; it must not be overwritten`);
+          notes.push(warn(`ifcfg: ${path} exists and is not managed by contextualization; it must not be overwritten`, path));
         }
       }
     }
     return notes;
   },
   render(net: NetworkConfig): RenderResult {
-    const notes: string[] = [];
+    const notes: Note[] = [];
     const files = net.nics.flatMap((nic) => {
       const p = ifcfgPaths(nic.name);
       const out = [file(p.ifcfg, renderIfcfg(net, nic, notes), 0o644, `network-scripts config for ${nic.name} (${nic.mac})`)];

@@ -7,6 +7,7 @@
  * whole interface, and `add` fails whenever the route is already there (re-run, ifup after a partial ifdown).
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute, SystemView } from '../../types/network.js';
+import { info, warn, type Note } from '../../types/plan.js';
 import { HEADER, Writer, cidr, dnsCarrier, file, isV6, liveVia, routesOf } from './common.js';
 
 /**
@@ -91,16 +92,16 @@ export const ifupdown: NetworkRenderer = {
   detect(sys: SystemView): boolean {
     return sys.exists('/etc/network/interfaces') && IFUP_BINARIES.some((b) => sys.exists(b));
   },
-  inspect(sys: SystemView): string[] {
+  inspect(sys: SystemView): Note[] {
     const interfaces = sys.readFile('/etc/network/interfaces');
-    if (interfaces === undefined) return ['ifupdown: /etc/network/interfaces is missing; ifup will not read interfaces.d'];
+    if (interfaces === undefined) return [warn('ifupdown: /etc/network/interfaces is missing; ifup will not read interfaces.d', '/etc/network/interfaces')];
     // The distribution's own stanzas for our NICs are disabled by the plan (distro/ifupdown.ts), not just reported.
     return sourcesInterfacesD(interfaces)
       ? []
-      : [`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`];
+      : [warn(`ifupdown: /etc/network/interfaces does not "source /etc/network/interfaces.d/*"; ${IFUPDOWN_PATH} will be ignored`, '/etc/network/interfaces')];
   },
   render(net: NetworkConfig): RenderResult {
-    if (net.nics.length === 0) return { files: [], commands: [], notes: ['ifupdown: no NIC to configure'] };
+    if (net.nics.length === 0) return { files: [], commands: [], notes: [info('ifupdown: no NIC to configure')] };
     const w = new Writer(IFUPDOWN_PATH);
     const lines = [HEADER, ...net.nics.flatMap((nic) => renderNic(net, nic, w))];
     const commands = net.nics.flatMap((nic) => [
@@ -108,7 +109,7 @@ export const ifupdown: NetworkRenderer = {
       liveVia(IFUPDOWN_UNIT, ['ifup', nic.name], `bring ${nic.name} up with the new config`, 60_000),
     ]);
     const notes = net.nics.flatMap((nic) =>
-      nic.neverDefault && nic.method === 'dhcp' ? [`ifupdown: the DHCP default route on ${nic.name} is removed after ifup (it exists briefly)`] : [],
+      nic.neverDefault && nic.method === 'dhcp' ? [info(`ifupdown: the DHCP default route on ${nic.name} is removed after ifup (it exists briefly)`, nic.name)] : [],
     );
     return {
       files: [file(IFUPDOWN_PATH, `${lines.join('\n')}\n`, 0o644, `ifupdown stanzas for ${net.nics.map((n) => n.name).join(', ')}`)],

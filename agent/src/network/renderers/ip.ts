@@ -4,7 +4,7 @@
  * `replace` everywhere so a re-run is idempotent. Addresses of every NIC come before any route, since
  * a gateway is reachable only once the address holding its subnet exists.
  */
-import type { PlannedCommand } from '../../types/plan.js';
+import { info, warn, type Note, type PlannedCommand } from '../../types/plan.js';
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, ResolvedRoute } from '../../types/network.js';
 import { Writer, cidr, isV6, live } from './common.js';
 
@@ -69,12 +69,12 @@ export const ip: NetworkRenderer = {
     return true;
   },
   render(net: NetworkConfig): RenderResult {
-    const notes: string[] = [];
+    const notes: Note[] = [];
     for (const nic of net.nics) {
-      if (nic.method === 'dhcp') notes.push(`ip: no DHCP client is run for ${nic.name}; the link is only brought up`);
+      if (nic.method === 'dhcp') notes.push(warn(`ip: no DHCP client is run for ${nic.name}; the link is only brought up`, nic.name));
     }
     if (net.dns.nameservers.length > 0 || net.dns.search.length > 0) {
-      notes.push('ip: DNS is not part of this backend; the resolver step must write /etc/resolv.conf');
+      notes.push(info('ip: DNS is not part of this backend; the resolver step must write /etc/resolv.conf'));
     }
     const commands = [...net.nics.flatMap(linkCommands), ...net.nics.flatMap(routeCommands)];
     return { files: [], commands, notes };

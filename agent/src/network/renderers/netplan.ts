@@ -9,6 +9,7 @@
  * away from NetworkManager on desktop images.
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
+import { info, warn, type Note } from '../../types/plan.js';
 import { HEADER, Writer, broadcastNotes, cidr, deleteRouteNotes, dnsCarrier, file, live, liveVia } from './common.js';
 import { NETWORKD_UNIT } from './networkd.js';
 
@@ -16,7 +17,7 @@ export const NETPLAN_PATH = '/etc/netplan/60-contextualization.yaml';
 
 const NETPLAN_BINARIES = ['/usr/sbin/netplan', '/sbin/netplan', '/usr/bin/netplan'];
 
-function renderNic(net: NetworkConfig, nic: ResolvedNic, w: Writer, notes: string[]): string[] {
+function renderNic(net: NetworkConfig, nic: ResolvedNic, w: Writer, notes: Note[]): string[] {
   const q = (key: string, v: string): string => JSON.stringify(w.value(`${nic.name}.${key}`, v));
   const out: string[] = [`    ${q('id', w.ifname(nic.name))}:`];
   const add = (indent: number, line: string): void => {
@@ -31,7 +32,7 @@ function renderNic(net: NetworkConfig, nic: ResolvedNic, w: Writer, notes: strin
   if (nic.neverDefault && nic.method === 'dhcp') {
     add(6, 'dhcp4-overrides:');
     add(8, 'use-routes: false');
-    notes.push(`netplan: no DHCP default route on ${nic.name} also drops the other DHCP-learnt routes (netplan has no use-gateway)`);
+    notes.push(warn(`netplan: no DHCP default route on ${nic.name} also drops the other DHCP-learnt routes (netplan has no use-gateway)`, nic.name));
   }
   const addresses = [nic.ipv4?.address, nic.ipv6?.address].flatMap((a) => (a ? [q('address', cidr(a))] : []));
   if (addresses.length > 0) {
@@ -77,8 +78,8 @@ export const netplan: NetworkRenderer = {
     return sys.exists('/etc/netplan') && NETPLAN_BINARIES.some((b) => sys.exists(b));
   },
   render(net: NetworkConfig): RenderResult {
-    if (net.nics.length === 0) return { files: [], commands: [], notes: ['netplan: no NIC to configure'] };
-    const notes: string[] = [];
+    if (net.nics.length === 0) return { files: [], commands: [], notes: [info('netplan: no NIC to configure')] };
+    const notes: Note[] = [];
     const w = new Writer(NETPLAN_PATH);
     const lines = [HEADER, 'network:', '  version: 2', '  ethernets:'];
     for (const nic of net.nics) lines.push(...renderNic(net, nic, w, notes));

@@ -4,6 +4,7 @@
  * the first matching file in lexical order.
  */
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
+import type { Note } from '../../types/plan.js';
 import {
   HEADER,
   Writer,
@@ -26,7 +27,7 @@ export function networkdPath(nic: ResolvedNic): string {
   return `${DIR}/${PREFIX}${nic.name}.network`;
 }
 
-function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: string[]): string {
+function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: Note[]): string {
   const w = new Writer(networkdPath(nic));
   w.ifname(nic.name);
   const lines: string[] = [HEADER, '', '[Match]', `MACAddress=${w.value('mac', nic.mac)}`];
@@ -80,7 +81,7 @@ export const networkd: NetworkRenderer = {
     return sys.unitEnabled('systemd-networkd.service');
   },
   render(net: NetworkConfig): RenderResult {
-    const notes: string[] = [];
+    const notes: Note[] = [];
     const files = net.nics.map((nic) =>
       file(networkdPath(nic), renderNic(net, nic, notes), 0o644, `networkd config for ${nic.name} (${nic.mac})`),
     );

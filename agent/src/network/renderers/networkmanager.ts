@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { NetworkConfig, NetworkRenderer, RenderResult, ResolvedNic, SystemView } from '../../types/network.js';
+import type { Note } from '../../types/plan.js';
 import {
   HEADER,
   Writer,
@@ -51,7 +52,7 @@ export function nmPath(nic: ResolvedNic): string {
 /** GKeyFile lists end with ';'; a ';' or '\' inside an element would split or escape it. */
 const LIST_UNSAFE = /[;\\]/;
 
-function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: string[]): string {
+function renderNic(net: NetworkConfig, nic: ResolvedNic, notes: Note[]): string {
   const w = new Writer(nmPath(nic));
   w.ifname(nic.name);
   const list = (key: string, values: string[]): string =>
@@ -128,7 +129,7 @@ export const networkmanager: NetworkRenderer = {
     return sys.unitEnabled('NetworkManager.service');
   },
   render(net: NetworkConfig): RenderResult {
-    const notes: string[] = [];
+    const notes: Note[] = [];
     const files = net.nics.map((nic) =>
       // 0600: NetworkManager ignores keyfiles readable by others.
       file(nmPath(nic), renderNic(net, nic, notes), 0o600, `NetworkManager profile for ${nic.name} (${nic.mac})`),
