@@ -17,10 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTEXTGEN_BIN, makeRunDisk, type RunDisk } from '../vm/images.js';
 import { missingPrerequisites, vmGate } from '../vm/prereqs.js';
 import { parseReport, REPORT_END } from '../vm/report.js';
+import { BOOT_TIMEOUT_MS } from '../vm/qemu.js';
 import { hasDiskPattern, writeDiskPattern } from './helpers.js';
 import { ensureLibvirtd, startSshd, SYSTEM_URI, virshLines, type Daemons, type Sshd } from './libvirt-host.js';
 
-const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_MS ?? 240_000);
 const tag = `cge2e${process.pid}`;
 const POOL_A = `${tag}-a`;
 const POOL_B = `${tag}-b`;

@@ -10,6 +10,13 @@ import { REPORT_END } from './report.js';
  */
 
 /** How the context CD is attached, i.e. which guest driver finds it. */
+/**
+ * How long one guest may take from spawn to power-off before it counts as hung. A boot takes 40-75 s
+ * on an idle 2-core host, 150-250 s while the rest of the suite runs beside two guests (CI), so the
+ * default leaves room for that; a real hang still ends the test, with the console tail.
+ */
+export const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_MS ?? 480_000);
+
 export type CdBus =
   /** IDE CD-ROM on the PIIX controller: guest /dev/sr0 (ata_piix + sr_mod). */
   | 'ide'

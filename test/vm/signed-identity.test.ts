@@ -23,10 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DhcpClientMessage, dhcpClientMessages, networkdDuid, splitRfc4361 } from './dhcp-pcap.js';
 import { CONTEXTGEN_BIN, type GuestFile, type RunDisk, makeOverlay, makeRunDisk } from './images.js';
 import { missingPrerequisites, vmGate } from './prereqs.js';
-import { bootVm } from './qemu.js';
+import { BOOT_TIMEOUT_MS, bootVm } from './qemu.js';
 import { type Report, parseReport } from './report.js';
 
-const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_MS ?? 240_000);
 const TIMEOUT = BOOT_TIMEOUT_MS * 2 + 60_000;
 const UUID_A = '11111111-2222-4333-8444-555555555555';
 const UUID_B = '66666666-7777-4888-9999-000000000000';

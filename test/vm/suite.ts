@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { POST_INSTALL_SCRIPT, contextgenFromDir, contextgenIso, genisoimageIso, snoozeDir, writePostInstall } from './context.js';
 import { type RunDisk, type Variant, makeOverlay, makeRunDisk } from './images.js';
 import { missingPrerequisites, vmGate } from './prereqs.js';
-import { type CdBus, bootVm } from './qemu.js';
+import { BOOT_TIMEOUT_MS, type CdBus, bootVm } from './qemu.js';
 import { type Report, agentMs, agentSteps, defaultGateway, parseReport, parseRoutes, resolvedByScope } from './report.js';
 import { type BootRow, RESULTS_FILE, formatTable, recordRow } from './results.js';
 
@@ -18,7 +18,6 @@ import { type BootRow, RESULTS_FILE, formatTable, recordRow } from './results.js
 /** QEMU user networking: the guest's subnet, gateway, DNS and the address its DHCP server hands out. */
 const NET = { prefix: 24, gateway: '10.0.2.2', dns: '10.0.2.3', dhcp: '10.0.2.15' } as const;
 /** A cold TCG boot of the full guest takes well under this; more means a hang (see the console tail). */
-const BOOT_TIMEOUT_MS = Number(process.env.VM_BOOT_TIMEOUT_MS ?? 240_000);
 
 /** The context's search domains, and the domain QEMU's DHCP hands out (in resolv.conf only if a DHCP client wrote it). */
 const SEARCH = ['ctx.example', 'lab.example'];
