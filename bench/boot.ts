@@ -16,13 +16,13 @@
  *      npx tsx bench/boot.ts --report DIR   re-renders the figures of a run kept with VM_KEEP=1
  */
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { ed25519FromSeed, openSshKeyFiles } from '../lib/ssh/openssh-key.js';
-import { AGENT_BIN, REPO, cachedRootfs } from '../test/vm/images.js';
+import { AGENT_BIN, REPO, cachedRootfs, installGuestUnit } from '../test/vm/images.js';
 import { missingPrerequisites } from '../test/vm/prereqs.js';
 import { bootVm } from '../test/vm/qemu.js';
 import { type Report, parseReport } from '../test/vm/report.js';
@@ -107,14 +107,7 @@ async function cloudInitRootfs(): Promise<string> {
 
 /** The bench's report unit (not the test suite's): waits for the end of the boot, then reports. */
 function installBootReport(root: string): void {
-  const guest = join(REPO, 'bench', 'guest');
-  const script = join(root, 'usr', 'local', 'sbin', 'boot-report');
-  copyFileSync(join(guest, 'boot-report'), script);
-  chmodSync(script, 0o755);
-  const units = join(root, 'etc', 'systemd', 'system');
-  copyFileSync(join(guest, 'boot-report.service'), join(units, 'boot-report.service'));
-  mkdirSync(join(units, 'multi-user.target.wants'), { recursive: true });
-  symlinkSync('/etc/systemd/system/boot-report.service', join(units, 'multi-user.target.wants', 'boot-report.service'));
+  installGuestUnit(root, join(REPO, 'bench', 'guest'), 'boot-report');
 }
 
 /** Copies a cached rootfs, lets `customise` add its part, packs it as ext4 of a fixed size. */

@@ -5,7 +5,7 @@
 #   build-cloudinit-image.sh VARIANT      VARIANT = ifupdown | networkd | networkmanager
 #
 # Prints the path of the finished rootfs directory on stdout (everything else goes to stderr).
-# The cache key is a hash of both scripts: a changed base recipe or a changed cloud-init layer rebuilds.
+# The cache key is a hash of the scripts (and chroot.sh): a changed base recipe or a changed cloud-init layer rebuilds.
 # Layout under $VM_CACHE_DIR (default /var/cache/contextualization-test):
 #   <key>/cloudinit-<variant>/   build-image.sh's <variant> rootfs + cloud-init (NoCloud only)
 # The directory appears only when complete (built in a temp dir, then renamed).
@@ -20,7 +20,7 @@ cache_root=${VM_CACHE_DIR:-/var/cache/contextualization-test}
 base=$(bash "$here/build-image.sh" "$variant" | tail -n 1)
 [ -d "$base" ] || { echo "build-cloudinit-image: build-image.sh $variant gave no rootfs ('$base')" >&2; exit 1; }
 
-key=$(cat "$here/build-image.sh" "$here/build-cloudinit-image.sh" | sha256sum | cut -c1-16)
+key=$(cat "$here/build-image.sh" "$here/chroot.sh" "$here/build-cloudinit-image.sh" | sha256sum | cut -c1-16)
 cache=$cache_root/$key
 dir=$cache/cloudinit-$variant
 mkdir -p "$cache"
@@ -31,24 +31,7 @@ if [ -d "$dir" ]; then echo "$dir"; exit 0; fi
 exec 3>&2
 log() { echo "build-cloudinit-image: $*" >&3; }
 
-in_root() {
-  local root=$1; shift
-  mount -t proc proc "$root/proc"
-  mount -t sysfs sys "$root/sys"
-  mount --bind /dev "$root/dev"
-  local rc=0
-  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@" || rc=$?
-  umount "$root/dev" "$root/sys" "$root/proc"
-  return $rc
-}
-
-remove_tree() {
-  local m
-  for m in dev sys proc; do
-    if mountpoint -q "$1/$m" 2>/dev/null; then umount -l "$1/$m"; fi
-  done
-  rm -rf --one-file-system "$1"
-}
+. "$here/chroot.sh"
 
 exec 9>"$cache/lock"
 flock 9

@@ -26,12 +26,14 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 self=$here/build-image.sh
+# in_root, remove_tree: shared with build-cloudinit-image.sh.
+. "$here/chroot.sh"
 cache_root=${VM_CACHE_DIR:-/var/cache/contextualization-test}
 suite=${DEBIAN_SUITE:-bookworm}
 
 # The text between "# >>> NAME" and "# <<< NAME" in this script: what a cache key covers.
 recipe() { sed -n "/^# >>> $1\$/,/^# <<< $1\$/p" "$self"; }
-key_of() { { echo "$suite"; for s in "$@"; do recipe "$s"; done; } | sha256sum | cut -c1-16; }
+key_of() { { echo "$suite"; cat "$here/chroot.sh"; for s in "$@"; do recipe "$s"; done; } | sha256sum | cut -c1-16; }
 base_cache=$cache_root/$(key_of base)
 variant_cache=$cache_root/$(key_of base "$variant")
 
@@ -53,17 +55,6 @@ mirror() {
   echo "${m:-http://deb.debian.org/debian}"
 }
 
-# Runs a command inside the rootfs with /proc, /sys and /dev available (kernel postinst needs them).
-in_root() {
-  local root=$1; shift
-  mount -t proc proc "$root/proc"
-  mount -t sysfs sys "$root/sys"
-  mount --bind /dev "$root/dev"
-  local rc=0
-  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@" || rc=$?
-  umount "$root/dev" "$root/sys" "$root/proc"
-  return $rc
-}
 
 apt_install() {
   local root=$1; shift
@@ -203,15 +194,6 @@ NMCONN
 }
 # <<< networkmanager
 
-# A half-built tree may still have /dev bind-mounted: unmount before deleting, and never cross into
-# another file system while deleting.
-remove_tree() {
-  local m
-  for m in dev sys proc; do
-    if mountpoint -q "$1/$m" 2>/dev/null; then umount -l "$1/$m"; fi
-  done
-  rm -rf --one-file-system "$1"
-}
 
 build_variant() {
   local dir=$variant_cache/$variant tmp=$variant_cache/$variant.tmp

@@ -106,15 +106,19 @@ export async function makeRunDisk(
  * Installed per run, like the agent, so editing it does not rebuild the cached image.
  */
 function installReportUnit(root: string): void {
-  const guest = join(REPO, 'scripts', 'vm', 'guest');
-  const script = join(root, 'usr', 'local', 'sbin', 'vm-report');
-  copyFileSync(join(guest, 'vm-report'), script);
+  installGuestUnit(root, join(REPO, 'scripts', 'vm', 'guest'), 'vm-report');
+}
+
+/** Copies `<dir>/<name>` to /usr/local/sbin and `<dir>/<name>.service` into the root, enabled for multi-user. */
+export function installGuestUnit(root: string, dir: string, name: string): void {
+  const script = join(root, 'usr', 'local', 'sbin', name);
+  copyFileSync(join(dir, name), script);
   chmodSync(script, 0o755);
   const units = join(root, 'etc', 'systemd', 'system');
-  copyFileSync(join(guest, 'vm-report.service'), join(units, 'vm-report.service'));
+  copyFileSync(join(dir, `${name}.service`), join(units, `${name}.service`));
   mkdirSync(join(units, 'multi-user.target.wants'), { recursive: true });
-  rmSync(join(units, 'multi-user.target.wants', 'vm-report.service'), { force: true });
-  symlinkSync('/etc/systemd/system/vm-report.service', join(units, 'multi-user.target.wants', 'vm-report.service'));
+  rmSync(join(units, 'multi-user.target.wants', `${name}.service`), { force: true });
+  symlinkSync(`/etc/systemd/system/${name}.service`, join(units, 'multi-user.target.wants', `${name}.service`));
 }
 
 /** A file a test adds to its own run disk (an extra report unit, say): content, or a symlink. */
