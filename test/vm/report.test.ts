@@ -82,6 +82,10 @@ describe('vm report parser', () => {
     expect(r.timeline).toEqual({ 'contextualization-local.service': 30.5, 'network-online.target': 36.25 });
   });
 
+  it("resolved's `search .` (no search domain) reads as none", () => {
+    const r = parseReport(CONSOLE.replace('search ctx.example lab.example', 'search .'))!;
+    expect(r.searchDomains).toEqual([]);
+  });
   it('gives nothing for a console without a complete report', () => {
     expect(parseReport('=== VM-REPORT BEGIN ===\n=== hostname ===\nx\n')).toBeUndefined();
     expect(parseReport('kernel panic')).toBeUndefined();

@@ -102,7 +102,8 @@ export function parseReport(consoleText: string): Report | undefined {
     macs: parseMacs(get('links')),
     addresses6: parseAddrs(get('addr6').split('\n').filter((l) => !/scope (link|host)/.test(l)).join('\n'), 'inet6'),
     nameservers: [...get('resolv').matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!),
-    searchDomains: [...get('resolv').matchAll(/^search\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)),
+    // `search .` is resolved's way of saying "none" (it keeps glibc from deriving one from the host name).
+    searchDomains: [...get('resolv').matchAll(/^search\s+(.+)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)).filter((d) => d !== '.'),
     resolvedDomains: resolvedDomains(get('resolved-domain')),
     dnsServers: dnsServers(get('resolv'), get('resolved')),
     failedUnits: get('failed').split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((u) => u && u.includes('.')),
