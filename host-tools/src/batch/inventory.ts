@@ -5,6 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { Problem } from '../../../lib/context/errors.js';
+import type { Checked } from '../../../lib/context/rules.js';
 import { DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
 import { parseIPv4, parseIPv6 } from '../../../lib/net/ip.js';
 import {
@@ -201,6 +202,16 @@ function choice<T extends string>(values: readonly T[], apply: (s: VmSettings, v
   };
 }
 
+/** A key whose value one catalog rule checks: its reason is the problem, else `apply` gets the checked value and the raw text. */
+function checked<T>(check: (v: string) => Checked<T>, apply: (s: VmSettings, value: T, raw: string) => void, prefix = ''): KeyRule['set'] {
+  return (s, v) => {
+    const c = check(v);
+    if (!c.ok) return `${prefix}${c.why}`;
+    apply(s, c.value, v);
+    return undefined;
+  };
+}
+
 function checkedPath(apply: (s: VmSettings, p: string) => void): KeyRule['set'] {
   return (s, v, base) => {
     const c = checkConfigPath(v);
@@ -247,21 +258,11 @@ export const KEYS: Record<string, KeyRule> = {
   },
   memory: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkInt(v, 16, 16 * 1024 * 1024, 'MiB');
-      if (!c.ok) return c.why;
-      s.memory = c.value;
-      return undefined;
-    },
+    set: checked((v) => checkInt(v, 16, 16 * 1024 * 1024, 'MiB'), (s, n) => (s.memory = n)),
   },
   vcpus: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkInt(v, 1, 4096);
-      if (!c.ok) return c.why;
-      s.vcpus = c.value;
-      return undefined;
-    },
+    set: checked((v) => checkInt(v, 1, 4096), (s, n) => (s.vcpus = n)),
   },
   gateway: {
     scopes: ALL,
@@ -305,12 +306,7 @@ export const KEYS: Record<string, KeyRule> = {
   },
   label: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkVolumeLabel(v);
-      if (!c.ok) return c.why;
-      s.label = v;
-      return undefined;
-    },
+    set: checked(checkVolumeLabel, (s, _, raw) => (s.label = raw)),
   },
   hypervisor: { scopes: ALL, set: choice(HYPERVISORS, (s, v) => (s.hypervisor = v)) },
   cdrom_bus: { scopes: ALL, set: choice(CDROM_BUSES, (s, v) => (s.cdromBus = v)) },
@@ -335,32 +331,17 @@ export const KEYS: Record<string, KeyRule> = {
   mac_mode: { scopes: ALL, set: choice(['random', 'ip'] as const, (s, v) => (s.macMode = v)) },
   mac_prefix: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkIpMacPrefix(v);
-      if (!c.ok) return c.why;
-      s.macPrefix = c.value;
-      return undefined;
-    },
+    set: checked(checkIpMacPrefix, (s, prefix) => (s.macPrefix = prefix)),
   },
   host: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkHostLabel(v);
-      if (!c.ok) return `host name ${c.why}`;
-      s.host = v;
-      return undefined;
-    },
+    set: checked(checkHostLabel, (s, _, raw) => (s.host = raw), 'host name '),
   },
   kernel: { scopes: ALL, set: checkedPath((s, p) => (s.kernel = p)) },
   initrd: { scopes: ALL, set: checkedPath((s, p) => (s.initrd = p)) },
   cmdline: {
     scopes: ALL,
-    set: (s, v) => {
-      const c = checkLine(v);
-      if (!c.ok) return c.why;
-      s.cmdline = v;
-      return undefined;
-    },
+    set: checked(checkLine, (s, _, raw) => (s.cmdline = raw)),
   },
   console_log: { scopes: ALL, set: checkedPath((s, p) => (s.consoleLog = p)) },
   user_networking: {
