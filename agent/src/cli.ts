@@ -7,6 +7,7 @@
  * one bundle, so `--version`/`--help` evaluate no stage, `local`/`final`/`boot` never evaluate the
  * installer or the diagnostics, and under TCG every module not evaluated saves real seconds.
  * test/core/architecture.test.ts checks what each command's import graph may hold.
+ * This module only defines the program; bin.ts runs it, and snapshot.ts is the x64 binary's entry.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkIfname, checkMac } from '../../lib/context/rules.js';
@@ -184,13 +185,17 @@ async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-// `contextualization status | head`: a closed pipe ends the output, it is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
-
-main(process.argv).then((code) => { process.exitCode = code; }, (e: unknown) => {
-  process.stderr.write(`contextualization: ${String(e)}\n`);
-  process.exitCode = EXIT.applyFailed;
-});
+/** Run the command line with the real process: sets process.exitCode, never throws. */
+export async function runCli(argv: string[]): Promise<void> {
+  // `contextualization status | head`: a closed pipe ends the output, it is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  try {
+    process.exitCode = await main(argv);
+  } catch (e) {
+    process.stderr.write(`contextualization: ${String(e)}\n`);
+    process.exitCode = EXIT.applyFailed;
+  }
+}

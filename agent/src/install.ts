@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { execa } from 'execa';
+import { isSea } from 'node:sea';
+import { runProgram } from './system/exec.js';
 import type { Logger } from 'pino';
 import { RootFs } from '../../lib/fs/index.js';
 import { formatPublicKey, parsePublicKey } from '../../lib/signing/keys.js';
@@ -60,7 +61,7 @@ export async function installAgent(opts: InstallOptions): Promise<InstallResult>
   // Every target goes through the in-root layer: a symlinked /etc/systemd/system or /usr/local/bin in
   // an image resolves inside the image, never to the host's.
   const fs = new RootFs(opts.root);
-  const binary = opts.binaryPath ?? (await runningSingleBinary());
+  const binary = opts.binaryPath ?? runningSingleBinary();
   if (!existsSync(binary) || !statSync(binary).isFile()) throw new InstallError(`binary ${binary}: not a file`);
   const initSystem = opts.initSystem === 'auto' ? detectInitSystem(fs) : opts.initSystem;
   const force = opts.force ?? false;
@@ -113,14 +114,13 @@ export function installTargets(initSystem: InitSystem): { files: { path: string;
   return { files, links };
 }
 
-/** The single executable when running as one (SEA); under plain node, process.execPath is node itself. */
-async function runningSingleBinary(): Promise<string> {
-  try {
-    const sea = (await import('node:sea')) as { isSea(): boolean };
-    if (sea.isSea()) return process.execPath;
-  } catch {
-    // node:sea missing: certainly not a single binary
-  }
+/**
+ * The single executable when running as one (SEA); under plain node, process.execPath is node itself.
+ * node:sea is imported statically: a real dynamic import() has no loader in a binary started from a
+ * startup snapshot (test/core/architecture.test.ts keeps the bundle free of them).
+ */
+function runningSingleBinary(): string {
+  if (isSea()) return process.execPath;
   throw new InstallError('not running as the single binary: pass the path of the contextualization binary to install');
 }
 
@@ -217,7 +217,7 @@ async function enableSysv(fs: RootFs): Promise<InstallAction> {
   if (!tool) return { path, action: 'note', detail: 'no update-rc.d, insserv or chkconfig found: link it into rcS.d by hand' };
   const cmd = `${basename(tool[0])} ${tool[1].join(' ')}`;
   if (!fs.isLive) return { path, action: 'note', detail: `not enabled (image root): run \`${cmd}\` inside the image` };
-  const r = await execa(tool[0], tool[1], { reject: false, timeout: 30_000, stdin: 'ignore' });
+  const r = await runProgram(tool[0], tool[1], { reject: false, timeout: 30_000 });
   if (r.exitCode !== 0) throw new InstallError(`${cmd} failed: ${String(r.stderr || r.shortMessage || `exit ${r.exitCode}`).trim()}`);
   return { path, action: 'enabled', detail: cmd };
 }

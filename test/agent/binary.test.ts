@@ -3,7 +3,7 @@
  * Roots are plain directories laid out like a distro's /etc (what the agent detects backends from);
  * nothing is mocked except that NICs are declared with --nic because a temp dir has no /sys.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -212,5 +212,38 @@ describe('binary properties', () => {
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(statSync(BIN).mode & 0o111).toBeTruthy();
     chmodSync(BIN, 0o755);
+  });
+
+  // The x64 binary starts from a startup snapshot built by running the boot path's modules once
+  // (agent/src/snapshot.ts): what those captured at build time must not leak into a run.
+  it('reads the environment, arguments and streams of each run, not of the build', () => {
+    // The shipped example context on a bare root (the `ip` backend): the run logs info and warnings.
+    const argv = ['local', '--dry-run', '--dir', join(import.meta.dirname, '../../context-template'), '--root', tmp('root-'), '--nic', 'eth0=52:54:00:12:34:56'];
+    const env = { PATH: process.env.PATH };
+    const piped = spawnSync(BIN, argv, { env, encoding: 'utf8' });
+    // JOURNAL_STREAM (set by systemd for a unit) switches the log to plain lines with a priority prefix.
+    const journal = spawnSync(BIN, argv, { env: { ...env, JOURNAL_STREAM: '8:12345' }, encoding: 'utf8' });
+    const quiet = spawnSync(BIN, [...argv, '--log-level', 'error'], { env, encoding: 'utf8' });
+    for (const r of [piped, journal, quiet]) expect(r.status).toBe(0);
+    const lines = (t: string) => t.trim().split('\n').filter(Boolean);
+    expect(lines(piped.stderr).length).toBeGreaterThan(0);
+    expect(lines(piped.stderr).every((l) => l.startsWith('{"level":'))).toBe(true);
+    expect(lines(journal.stderr).length).toBe(lines(piped.stderr).length);
+    expect(lines(journal.stderr).every((l) => /^<[0-7]>/.test(l))).toBe(true);
+    expect(quiet.stderr).toBe('');
+    // The plan goes to this run's stdout (a pipe here), the same whatever the log looks like.
+    expect(piped.stdout).toContain('=== write /etc/resolv.conf');
+    expect(journal.stdout).toBe(piped.stdout);
+    expect(quiet.stdout).toBe(piped.stdout);
+  });
+
+  it('the snapshot entry refuses to run outside a snapshot build (it would apply `boot` to the machine evaluating it)', () => {
+    const root = tmp('root-');
+    // --root/--dry-run: even if the refusal regressed, nothing outside a temp dir could change.
+    const r = spawnSync('npx', ['tsx', 'agent/src/snapshot.ts', 'boot', '--dry-run', '--root', root], { cwd: join(import.meta.dirname, '../..'), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('agent/src/snapshot.ts is only the entry of a startup snapshot build');
+    expect(r.stdout).toBe('');
+    expect(readdirSync(root)).toEqual([]);
   });
 });

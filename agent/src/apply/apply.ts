@@ -7,7 +7,7 @@
  * new; a rerun recomputes the same plan and completes the job.
  */
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
+import { runProgram } from '../system/exec.js';
 import type { Logger } from 'pino';
 import { FsError, describeKind, type RootFs } from '../../../lib/fs/index.js';
 import type { Plan, PlannedCommand } from '../types/plan.js';
@@ -149,14 +149,14 @@ const SYSTEMCTL = ['/usr/bin/systemctl', '/bin/systemctl'];
 export async function systemdUnitActive(unit: string): Promise<boolean> {
   const systemctl = SYSTEMCTL.find((p) => existsSync(p));
   if (!systemctl || !existsSync('/run/systemd/system')) return false;
-  const r = await execa(systemctl, ['is-active', '--quiet', unit], { reject: false, timeout: 5_000, stdin: 'ignore' });
+  const r = await runProgram(systemctl, ['is-active', '--quiet', unit], { reject: false, timeout: 5_000 });
   return r.exitCode === 0;
 }
 
 async function runCommand(c: PlannedCommand, logger: Logger): Promise<CommandOutcome> {
   const [file, ...args] = c.argv;
   try {
-    await execa(file!, args, { timeout: c.timeoutMs ?? 30_000, stdin: 'ignore', all: true });
+    await runProgram(file!, args, { timeout: c.timeoutMs ?? 30_000, all: true });
     logger.debug({ argv: c.argv }, 'ran');
     return { argv: c.argv, ok: true };
   } catch (e) {

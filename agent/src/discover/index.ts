@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
+import { runProgram } from '../system/exec.js';
 import type { Logger } from 'pino';
 import { hasContextLayout } from '../../../lib/context/index.js';
 import { type ContextFiles, DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
@@ -254,6 +254,6 @@ async function udevSettle(deadline: number, log: Logger): Promise<void> {
     return;
   }
   const t0 = performance.now();
-  const r = await execa(udevadm, ['settle', `--timeout=${left}`], { reject: false, timeout: (left + 2) * 1000, stdin: 'ignore' });
+  const r = await runProgram(udevadm, ['settle', `--timeout=${left}`], { reject: false, timeout: (left + 2) * 1000 });
   log.debug({ exitCode: r.exitCode, ms: Math.round(performance.now() - t0) }, 'udevadm settle');
 }

@@ -1,7 +1,7 @@
 import { closeSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
+import { runProgram } from '../system/exec.js';
 import type { Logger } from 'pino';
 import type { ContextFiles } from '../../../lib/context/model.js';
 import { RootFs } from '../../../lib/fs/index.js';
@@ -74,10 +74,9 @@ export async function readWithMount(fs: RootFs, device: string, limits: ReadLimi
   if (!resolved || fs.kind(resolved) !== 'block') return { ok: false, why: `${device} is not a block device` };
   const mountBase = fs.ensureDir(PATHS.mountDir, 0o700);
   const dir = mkdtempSync(join(mountBase, 'cd-'));
-  const mounted = await execa('mount', ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec', fs.host(resolved), dir], {
+  const mounted = await runProgram('mount', ['-t', 'iso9660', '-o', 'ro,nosuid,nodev,noexec', fs.host(resolved), dir], {
     reject: false,
     timeout: 15_000,
-    stdin: 'ignore',
   });
   if (mounted.exitCode !== 0) {
     rmdirSync(dir);
@@ -96,7 +95,7 @@ export async function readWithMount(fs: RootFs, device: string, limits: ReadLimi
 
 async function unmount(dir: string, logger: Logger): Promise<void> {
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const r = await execa('umount', [dir], { reject: false, timeout: 10_000, stdin: 'ignore' });
+    const r = await runProgram('umount', [dir], { reject: false, timeout: 10_000 });
     if (r.exitCode === 0) {
       rmdirSync(dir);
       return;
@@ -105,7 +104,7 @@ async function unmount(dir: string, logger: Logger): Promise<void> {
     await sleep(200 * attempt);
   }
   // Still busy: detach it now so the CD is released as soon as nothing uses it. The dir stays (it is in /run).
-  const lazy = await execa('umount', ['-l', dir], { reject: false, timeout: 10_000, stdin: 'ignore' });
+  const lazy = await runProgram('umount', ['-l', dir], { reject: false, timeout: 10_000 });
   if (lazy.exitCode !== 0) logger.error({ dir, err: lazy.stderr.trim() }, 'lazy umount failed; the context CD stays mounted');
   else logger.warn({ dir }, 'context CD lazily unmounted');
 }

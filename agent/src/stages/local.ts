@@ -18,7 +18,7 @@ import { PATHS } from '../state/paths.js';
 import type { SourceStatus } from '../state/status.js';
 import { skipReason } from '../steps/post-install.js';
 import { gatherFacts, rereadNics } from '../system/facts.js';
-import { execa } from 'execa';
+import { runProgram } from '../system/exec.js';
 import { decide, type Loaded, type Signer } from './decide.js';
 import { machineBinding, readTrustConfig, recordSerial, verifySource } from '../trust/signature.js';
 import type { Context } from '../../../lib/context/model.js';
@@ -197,7 +197,7 @@ async function planWithRetry(s: StageContext, ctx: Parameters<typeof planContext
     if (!(e instanceof NicNotFoundError) || !s.fs.isLive || s.opts.nics?.length) throw e;
     s.log.info(`${errorLines(e)[0]}; waiting for udev and retrying once`);
     const udevadm = ['/usr/bin/udevadm', '/bin/udevadm'].find((p) => s.fs.kind(p) !== 'absent');
-    if (udevadm) await execa(udevadm, ['settle', '--timeout=10'], { reject: false, timeout: 15_000, stdin: 'ignore' });
+    if (udevadm) await runProgram(udevadm, ['settle', '--timeout=10'], { reject: false, timeout: 15_000 });
     facts.nics = rereadNics(s.fs);
     return planContext(ctx, facts, renderer);
   }
