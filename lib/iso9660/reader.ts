@@ -256,6 +256,7 @@ class Walker {
     let linkComponentOpen = false;
     let linkDone = false;
     let nameDone = false;
+    let compressed = false;
     let buf: Buffer | undefined = area;
     const seen = new Set<string>();
     let hops = 0;
@@ -334,8 +335,13 @@ class Walker {
           case 'RE':
             rr.relocated = true;
             break;
+          case 'ZF':
+            // zisofs: the extent holds compressed blocks. Read as is it would be garbage taken for the
+            // file's content, so the image is refused below (the agent then tries the kernel's driver).
+            compressed = true;
+            break;
           default:
-            break; // SP, RR, ER, PN, PL, AL, ZF...: not needed to list and read
+            break; // SP, RR, ER, PN, PL, AL...: not needed to list and read
         }
         p += len;
       }
@@ -343,6 +349,10 @@ class Walker {
     }
     if (linkComponentOpen && linkComponent) linkParts.push(linkComponent);
     if (nameParts.length > 0) rr.name = Buffer.concat(nameParts).toString('utf8');
+    if (compressed) {
+      const shown = rr.name === undefined ? path : `${path.slice(0, path.lastIndexOf('/') + 1)}${rr.name}`;
+      this.fail(`${JSON.stringify(shown)}: zisofs-compressed (Rock Ridge ZF entry); this reader does not decompress zisofs`);
+    }
     if (linkParts.length > 0) {
       // A leading ROOT component is '' so joining yields "/a/b".
       rr.target = linkParts.length === 1 && linkParts[0] === '' ? '/' : linkParts.join('/');

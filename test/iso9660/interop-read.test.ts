@@ -163,3 +163,26 @@ describe('genisoimage without -R/-J: plain ISO 9660 names', () => {
     }
   });
 });
+
+describe('genisoimage -z: zisofs-compressed files', () => {
+  it('is refused with the reason, never read as garbage content (the agent then tries the kernel driver)', () => {
+    const raw = join(tmp.dir, 'z-raw');
+    const packed = join(tmp.dir, 'z-packed');
+    mkdirSync(join(raw, 'common'), { recursive: true });
+    // Compressible and larger than a zisofs block, so mkzftree really compresses it.
+    writeFileSync(join(raw, 'common', 'network'), 'NAMESERVER=10.0.0.53\n'.repeat(4000));
+    run('mkzftree', [raw, packed]);
+    const iso = join(tmp.dir, 'z.iso');
+    run('genisoimage', ['-quiet', '-R', '-J', '-z', '-V', 'CONTEXT', '-o', iso, packed]);
+    // The medium is a well-formed image: only the compressed file is the problem.
+    expect(readVolumeId(iso)).toBe('CONTEXT');
+    expect(() => {
+      const img = openIso(iso);
+      try {
+        readAllFiles(img);
+      } finally {
+        img.close();
+      }
+    }).toThrow(/"\/?common\/network": zisofs-compressed \(Rock Ridge ZF entry\)/);
+  });
+});

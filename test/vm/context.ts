@@ -73,3 +73,17 @@ export async function genisoimageIso(out: string, dir: string): Promise<string> 
   await execa('genisoimage', ['-quiet', '-R', '-J', '-V', 'CONTEXT', '-o', out, dir]);
   return out;
 }
+
+/**
+ * A Snooze ISO with zisofs-compressed files (mkzftree, then genisoimage -z): the agent's built-in
+ * reader refuses zisofs, so the agent must read this CD through the guest kernel's mount.
+ */
+export async function zisofsIso(out: string, dir: string): Promise<string> {
+  // mkzftree stores files that do not shrink as they are: pad post-install with a compressible comment.
+  writeFileSync(join(dir, 'post-install'), `${POST_INSTALL_SCRIPT}${'# padding that compresses well\n'.repeat(3000)}`);
+  chmodSync(join(dir, 'post-install'), 0o755);
+  const packed = `${dir}.zisofs`;
+  await execa('mkzftree', [dir, packed]);
+  await execa('genisoimage', ['-quiet', '-R', '-J', '-z', '-V', 'CONTEXT', '-o', out, packed]);
+  return out;
+}

@@ -57,7 +57,7 @@ export interface Report {
 export interface AgentStatus {
   result: 'ok' | 'failed';
   instanceId?: string;
-  source?: { kind: string; path?: string; label?: string };
+  source?: { kind: string; path?: string; label?: string; method?: string };
   stages: { stage: string; result: string; durationMs: number; steps: { name: string; result: string; message: string; durationMs: number }[] }[];
 }
 

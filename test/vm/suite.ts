@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { POST_INSTALL_SCRIPT, contextgenFromDir, contextgenIso, genisoimageIso, snoozeDir, writePostInstall } from './context.js';
+import { POST_INSTALL_SCRIPT, contextgenFromDir, contextgenIso, genisoimageIso, snoozeDir, writePostInstall, zisofsIso } from './context.js';
 import { type RunDisk, type Variant, makeOverlay, makeRunDisk } from './images.js';
 import { missingPrerequisites, vmGate } from './prereqs.js';
 import { BOOT_TIMEOUT_MS, type CdBus, bootVm } from './qemu.js';
@@ -37,7 +37,7 @@ const STEP_BOUND_MS = 30_000;
 const BROKEN_FAILED_UNITS = ['contextualization-local.service'];
 
 export type Scenario =
-  | 'ide' | 'virtio' | 'scsi' | 'snooze' | 'no-cd' | 'second-boot' | 'new-instance' | 'broken' | 'two-nics' | 'rc-local';
+  | 'ide' | 'virtio' | 'scsi' | 'snooze' | 'no-cd' | 'second-boot' | 'new-instance' | 'broken' | 'two-nics' | 'rc-local' | 'zisofs';
 export const ALL_SCENARIOS: Scenario[] = ['ide', 'virtio', 'scsi', 'snooze', 'no-cd', 'second-boot', 'new-instance', 'broken', 'two-nics'];
 
 interface BootSpec {
@@ -326,6 +326,26 @@ export function defineVmSuite(variant: Variant, scenarios: Scenario[] = ALL_SCEN
         // A Snooze context names no search domain: none may appear (a DHCP client's would).
         const nic = expectExactlyStatic(report, { mac, address: '10.0.2.42', dns: ctxDns, search: [] });
         expectNicName(report, nic, true);
+        expect(report.postInstallRuns).toBe(1);
+        expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
+        expectCleanBoot(report);
+        passed(report);
+      }, timeout);
+    }
+
+    if (scenarios.includes('zisofs')) {
+      it('zisofs CD (genisoimage -z): the built-in reader refuses it, the guest kernel\'s mount reads it', async () => {
+        const mac = '00:16:0a:00:02:2c'; // 10.0.2.44
+        const dir = snoozeDir(
+          join(work, 'zisofs'),
+          ['NETWORK=10.0.2.0', 'NETMASK=255.255.255.0', 'BROADCAST=10.0.2.255', `GATEWAY=${NET.gateway}`, `NAMESERVER=${NET.dns}`],
+        );
+        const iso = await zisofsIso(join(work, 'zisofs.iso'), dir);
+        const overlay = await makeOverlay(disk, join(work, 'zisofs.qcow2'));
+        const report = await boot({ scenario: 'zisofs', overlay, iso, bus: 'ide', mac, predictableNames: false });
+        expect(report.status?.source?.method, JSON.stringify(report.status?.source)).toBe('mount');
+        expectExactlyStatic(report, { mac, address: '10.0.2.44', dns: ctxDns, search: [] });
+        // The script ran, so it was decompressed: read as stored it would not even start with #!.
         expect(report.postInstallRuns).toBe(1);
         expect(report.status?.result, JSON.stringify(report.status)).toBe('ok');
         expectCleanBoot(report);

@@ -6,8 +6,10 @@ import { hasContextLayout } from '../../../lib/context/index.js';
 import { type ContextFiles, DEFAULT_VOLUME_LABEL } from '../../../lib/context/model.js';
 import { FsError, type RootFs } from '../../../lib/fs/index.js';
 import { readVolumeId } from '../../../lib/iso9660/index.js';
-import { type ReadMethod, readWithMount, readWithReader, withDevice } from './read.js';
-import { DEFAULT_LIMITS, type ReadLimits } from './tree.js';
+import { type MountOutcome, type ReadMethod, readWithMount, readWithReader, withDevice } from './read.js';
+import { ContextTooLargeError, DEFAULT_LIMITS, type ReadLimits } from './tree.js';
+
+const NO_LAYOUT = 'no context layout (none of common/network, common/context.ini, post-install)';
 
 export { publishContext, unpublishContext, DEFAULT_LIMITS, ContextTooLargeError, type ReadLimits } from './tree.js';
 export { readIsoFile as readContextIso } from './read.js';
@@ -42,7 +44,10 @@ export interface DiscoverOptions {
   timeoutMs?: number;
   pollMs?: number;
   limits?: ReadLimits;
-  /** auto: mount when root is / and we are root, else (or on mount failure) the in-process reader. */
+  /**
+   * The built-in ISO reader always reads first. auto: when it cannot make sense of a labelled medium,
+   * and the root is / and we are root, the kernel's iso9660 driver gets a try (mount, copy, umount).
+   */
   mount?: 'auto' | 'never';
   logger: Logger;
 }
@@ -111,32 +116,14 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
         rejected.set(c.device, known);
         continue;
       }
-      let files: ContextFiles;
-      let method: ReadMethod = 'reader';
-      try {
-        const viaMount = canMount && !mountBroken ? await readWithMount(fs, c.device, limits, log) : undefined;
-        if (viaMount?.ok) {
-          files = viaMount.files;
-          method = 'mount';
-        } else {
-          if (viaMount && !viaMount.ok) {
-            mountBroken = viaMount.why;
-            log.info({ device: c.device, why: viaMount.why }, 'cannot mount the context CD; using the built-in ISO reader');
-          }
-          files = readWithReader(fs, c.device, limits);
-        }
-      } catch (err) {
-        const reason = `label ${c.label} but unreadable: ${(err as Error).message}`;
-        badContent.set(key, reason);
-        rejected.set(c.device, reason);
+      const read = await readCandidate(fs, c, limits, canMount && !mountBroken, log);
+      if (read.mountFailed) mountBroken = read.mountFailed;
+      if (!read.ok) {
+        badContent.set(key, read.reason);
+        rejected.set(c.device, read.reason);
         continue;
       }
-      if (!hasContextLayout(files)) {
-        const reason = `label ${c.label} but no context layout (none of common/network, common/context.ini, post-install)`;
-        badContent.set(key, reason);
-        rejected.set(c.device, reason);
-        continue;
-      }
+      const { files, method } = read;
       rejected.delete(c.device);
       const durationMs = Math.round(performance.now() - t0);
       log.info(
@@ -163,6 +150,43 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
       : `no context CD${waited}: ${list.map((r) => `${r.device}: ${r.reason}`).join('; ')}`;
   log.info({ durationMs, scans, rejected: list }, reason);
   return { found: false, durationMs, reason, rejected: list };
+}
+
+type CandidateRead =
+  | { ok: true; files: ContextFiles; method: ReadMethod; mountFailed?: string }
+  | { ok: false; reason: string; mountFailed?: string };
+
+/**
+ * Read one labelled candidate. The built-in reader first: it reads ISO 9660 with Rock Ridge and
+ * Joliet (what genisoimage, xorriso and contextgen write) in a few ms, within the limits, and keeps
+ * untrusted media away from the kernel's iso9660 driver; under emulation mount(8) + isofs + umount
+ * cost seconds of the boot. The driver is the fallback for a medium the reader cannot parse or finds
+ * no context on (e.g. zisofs-compressed files), when mounting is allowed. Too large is final.
+ */
+async function readCandidate(fs: RootFs, c: { device: string; label: string }, limits: ReadLimits, mayMount: boolean, log: Logger): Promise<CandidateRead> {
+  let readerWhy: string;
+  try {
+    const files = readWithReader(fs, c.device, limits);
+    if (hasContextLayout(files)) return { ok: true, files, method: 'reader' };
+    readerWhy = NO_LAYOUT;
+  } catch (err) {
+    if (err instanceof ContextTooLargeError) return { ok: false, reason: `label ${c.label} but unreadable: ${err.message}` };
+    readerWhy = `unreadable: ${(err as Error).message}`;
+  }
+  if (!mayMount) return { ok: false, reason: `label ${c.label} but ${readerWhy}` };
+  let viaMount: MountOutcome;
+  try {
+    viaMount = await readWithMount(fs, c.device, limits, log);
+  } catch (err) {
+    return { ok: false, reason: `label ${c.label} but unreadable: ${(err as Error).message}` }; // e.g. too large once mounted
+  }
+  if (!viaMount.ok) {
+    log.info({ device: c.device, reader: readerWhy, mount: viaMount.why }, 'the built-in ISO reader could not use the context CD, and mounting it failed');
+    return { ok: false, reason: `label ${c.label} but ${readerWhy}`, mountFailed: viaMount.why };
+  }
+  if (!hasContextLayout(viaMount.files)) return { ok: false, reason: `label ${c.label} but ${NO_LAYOUT}` };
+  log.info({ device: c.device, reader: readerWhy }, 'the built-in ISO reader could not use the context CD; read it through the kernel mount');
+  return { ok: true, files: viaMount.files, method: 'mount' };
 }
 
 function toList(m: Map<string, string>): Rejection[] {
