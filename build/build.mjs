@@ -66,8 +66,8 @@ const hostBase = arch === 'x64' ? base : join(root, 'build/node-base/node_module
 const useCodeCache = arch === process.arch;
 
 /**
- * Node prints one warning per builtin it has not verified in user snapshots (child_process, tty,
- * worker_threads, module: loaded by post-install's spawn and pino). They are gathered into one line;
+ * Node prints one warning per builtin it has not verified in user snapshots (today child_process,
+ * worker_threads and module: loaded by post-install's spawn and pino). They are gathered into one line;
  * the test suite runs this binary through every command that uses them. Anything else is shown as is.
  */
 function reportSnapshotWarnings(stderr) {

@@ -117,8 +117,8 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
         continue;
       }
       const read = await readCandidate(fs, c, limits, canMount && !mountBroken, log);
-      if (read.mountFailed) mountBroken = read.mountFailed;
       if (!read.ok) {
+        if (read.mountFailed) mountBroken = read.mountFailed;
         badContent.set(key, read.reason);
         rejected.set(c.device, read.reason);
         continue;
@@ -153,7 +153,7 @@ export async function discoverContext(opts: DiscoverOptions): Promise<DiscoveryR
 }
 
 type CandidateRead =
-  | { ok: true; files: ContextFiles; method: ReadMethod; mountFailed?: string }
+  | { ok: true; files: ContextFiles; method: ReadMethod }
   | { ok: false; reason: string; mountFailed?: string };
 
 /**
@@ -164,27 +164,29 @@ type CandidateRead =
  * no context on (e.g. zisofs-compressed files), when mounting is allowed. Too large is final.
  */
 async function readCandidate(fs: RootFs, c: { device: string; label: string }, limits: ReadLimits, mayMount: boolean, log: Logger): Promise<CandidateRead> {
+  const refused = (why: string, mountFailed?: string): CandidateRead => ({ ok: false, reason: `label ${c.label} but ${why}`, mountFailed });
+  const unreadable = (err: unknown): string => `unreadable: ${(err as Error).message}`;
   let readerWhy: string;
   try {
     const files = readWithReader(fs, c.device, limits);
     if (hasContextLayout(files)) return { ok: true, files, method: 'reader' };
     readerWhy = NO_LAYOUT;
   } catch (err) {
-    if (err instanceof ContextTooLargeError) return { ok: false, reason: `label ${c.label} but unreadable: ${err.message}` };
-    readerWhy = `unreadable: ${(err as Error).message}`;
+    if (err instanceof ContextTooLargeError) return refused(unreadable(err));
+    readerWhy = unreadable(err);
   }
-  if (!mayMount) return { ok: false, reason: `label ${c.label} but ${readerWhy}` };
+  if (!mayMount) return refused(readerWhy);
   let viaMount: MountOutcome;
   try {
     viaMount = await readWithMount(fs, c.device, limits, log);
   } catch (err) {
-    return { ok: false, reason: `label ${c.label} but unreadable: ${(err as Error).message}` }; // e.g. too large once mounted
+    return refused(unreadable(err)); // e.g. too large once mounted
   }
   if (!viaMount.ok) {
     log.info({ device: c.device, reader: readerWhy, mount: viaMount.why }, 'the built-in ISO reader could not use the context CD, and mounting it failed');
-    return { ok: false, reason: `label ${c.label} but ${readerWhy}`, mountFailed: viaMount.why };
+    return refused(readerWhy, viaMount.why);
   }
-  if (!hasContextLayout(viaMount.files)) return { ok: false, reason: `label ${c.label} but ${NO_LAYOUT}` };
+  if (!hasContextLayout(viaMount.files)) return refused(NO_LAYOUT);
   log.info({ device: c.device, reader: readerWhy }, 'the built-in ISO reader could not use the context CD; read it through the kernel mount');
   return { ok: true, files: viaMount.files, method: 'mount' };
 }
