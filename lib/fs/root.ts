@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import { isAbsolute, join, normalize, resolve as resolvePath } from 'node:path';
 import { FsError, describeKind, kindOf, type FileKind } from './errors.js';
-import { fsyncDir, replaceFileAtomic } from './atomic.js';
+import { fsyncDir, writeBatchAtomic } from './atomic.js';
 import { tempName } from './temp.js';
 
 export { FsError, type FileKind } from './errors.js';
@@ -196,23 +196,57 @@ export class RootFs {
    * device, socket or directory there is refused. Missing parent directories are created (0755).
    */
   writeFileAtomic(path: string, data: string | Uint8Array, mode: number): string {
-    const parts = components(path);
-    if (parts.length === 0) throw new FsError(`${this.root}: cannot write the root itself`, { code: 'EISDIR', path: this.root });
-    this.mkdirs(`/${parts.slice(0, -1).join('/')}`);
-    const host = this.host(path);
-    replaceFileAtomic(host, data, mode, { verify: (fd) => this.assertInside(fd, host) });
-    return host;
+    return this.writeFilesAtomic([[{ path, data, mode }]])[0]![0]!;
+  }
+
+  /**
+   * Many crash-safe replaces whose flushes are shared (lib/fs/atomic.ts writeBatchAtomic): each group is
+   * placed and durable before the next group's first rename, so backups go in the first group and the
+   * files they back up in the next. Every target is checked before any is written. Returns the host paths.
+   */
+  writeFilesAtomic(groups: { path: string; data: string | Uint8Array; mode: number }[][]): string[][] {
+    const batch = groups.map((g) => g.map(({ path, data, mode }) => {
+      const parts = components(path);
+      if (parts.length === 0) throw new FsError(`${this.root}: cannot write the root itself`, { code: 'EISDIR', path: this.root });
+      this.mkdirs(`/${parts.slice(0, -1).join('/')}`);
+      const host = this.host(path);
+      return { target: host, data, mode, verify: (fd: number) => this.assertInside(fd, host) };
+    }));
+    writeBatchAtomic(batch);
+    return batch.map((g) => g.map((e) => e.target));
   }
 
   /** Remove a file or a symlink (the link itself, never its target). Absent is fine; a directory is refused. */
   remove(path: string): boolean {
-    const host = this.host(path);
-    const st = lstatSync(host, { throwIfNoEntry: false });
-    if (!st) return false;
-    if (st.isDirectory()) throw new FsError(`${host}: a directory where a file is expected; not removed`, { code: 'EISDIR', path: host });
-    unlinkSync(host);
-    fsyncDir(join(host, '..'));
-    return true;
+    return this.removeFiles([path]).length > 0;
+  }
+
+  /**
+   * Remove files or symlinks (the links themselves), then fsync each directory once. A directory among
+   * them is refused before anything is removed. Returns the in-root paths that were there.
+   */
+  removeFiles(paths: string[]): string[] {
+    const present = paths.flatMap((path) => {
+      const host = this.host(path);
+      const st = lstatSync(host, { throwIfNoEntry: false });
+      if (!st) return [];
+      if (st.isDirectory()) throw new FsError(`${host}: a directory where a file is expected; not removed`, { code: 'EISDIR', path: host });
+      return [{ path, host }];
+    });
+    const dirs = new Set<string>();
+    const removed: string[] = [];
+    for (const { path, host } of present) {
+      try {
+        unlinkSync(host);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // gone meanwhile: what was wanted
+        throw new FsError(`${host}: cannot remove: ${(e as Error).message}`, { code: (e as NodeJS.ErrnoException).code, path: host, cause: e });
+      }
+      removed.push(path);
+      dirs.add(join(host, '..'));
+    }
+    for (const d of dirs) fsyncDir(d);
+    return removed;
   }
 
   /** Remove an empty directory (the directory itself; a link, a file or a non-empty one is left). */

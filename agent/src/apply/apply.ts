@@ -43,27 +43,25 @@ export class ApplyError extends Error {
   override name = 'ApplyError';
 }
 
+interface Write { path: string; data: Buffer; mode: number; reason?: string }
+
 /**
  * Keep the pristine original once (`.orig`, the file as it was before the agent ever touched it)
- * and the last replaced version (`.prev`), so an operator can always restore either.
+ * and the last replaced version (`.prev`), so an operator can always restore either. `data` is the
+ * file's content as read for the plan (undefined: a symlink, whose target is recorded, never read).
  */
-function backup(fs: RootFs, path: string): string | undefined {
-  const kind = fs.kind(path);
-  if (kind === 'absent') return undefined;
+function backupWrites(fs: RootFs, path: string, data: Buffer | undefined): Write[] {
   const base = `${PATHS.backupDir}${path}`;
-  fs.ensureDir(PATHS.backupDir, 0o700);
-  if (kind === 'symlink') {
+  if (data === undefined) {
     // Record where the link pointed: restoring means recreating it. The target is never read.
-    if (fs.kind(`${base}.orig.symlink`) === 'absent' && fs.kind(`${base}.orig`) === 'absent') {
-      fs.writeFileAtomic(`${base}.orig.symlink`, `${fs.readlink(path) ?? ''}\n`, 0o600);
-    }
-    return undefined;
+    const link = fs.readlink(path);
+    if (link === undefined || fs.kind(`${base}.orig.symlink`) !== 'absent' || fs.kind(`${base}.orig`) !== 'absent') return [];
+    return [{ path: `${base}.orig.symlink`, data: Buffer.from(`${link}\n`), mode: 0o600 }];
   }
-  const data = fs.readFile(path);
-  if (!data) return undefined;
-  if (fs.kind(`${base}.orig`) === 'absent') fs.writeFileAtomic(`${base}.orig`, data, 0o600);
-  fs.writeFileAtomic(`${base}.prev`, data, 0o600);
-  return `${base}.prev`;
+  return [
+    ...(fs.kind(`${base}.orig`) === 'absent' ? [{ path: `${base}.orig`, data, mode: 0o600 }] : []),
+    { path: `${base}.prev`, data, mode: 0o600 },
+  ];
 }
 
 export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
@@ -91,7 +89,11 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
     if (kind === 'dir') throw new FsError(`${fs.host(p)}: a directory where a stale owned file was expected; not removed`, { code: 'EISDIR', path: fs.host(p) });
   }
 
-  // 2+3. Back up, then write each changed file atomically.
+  // 2+3. Back up, then write each changed file atomically. One batch (lib/fs writeBatchAtomic): every
+  //      temp file written and flushed together, the backups placed and durable before the first file
+  //      they back up is replaced. Flushes dominate this step on a VM's disk, so they are shared.
+  const backups: Write[] = [];
+  const writes: Write[] = [];
   plan.files.forEach((f, i) => {
     const next = Buffer.from(f.content, f.encoding ?? 'utf8');
     const old = current[i];
@@ -99,31 +101,30 @@ export async function applyPlan(plan: Plan, opts: ApplyOptions): Promise<ApplyRe
       result.unchanged.push(f.path);
       return;
     }
-    const b = f.secret ? undefined : backup(fs, f.path);
-    if (b) result.backups.push(b);
+    if (!f.secret && (old !== undefined || fs.kind(f.path) === 'symlink')) backups.push(...backupWrites(fs, f.path, old));
     if (f.dirMode !== undefined) fs.mkdirs(f.path.slice(0, f.path.lastIndexOf('/')) || '/', f.dirMode);
-    fs.writeFileAtomic(f.path, next, f.mode);
-    result.written.push(f.path);
-    logger.debug({ path: f.path, reason: f.reason }, 'wrote');
+    writes.push({ path: f.path, data: next, mode: f.mode, reason: f.reason });
   });
 
-  // 4. Stale files the agent owns (never the user's: the planner only lists owned names).
-  for (const path of plan.remove) {
-    if (fs.kind(path) === 'absent') continue;
-    const b = backup(fs, path);
-    if (b) result.backups.push(b);
-    fs.remove(path);
-    result.removed.push(path);
+  // 4. Stale files the agent owns (never the user's: the planner only lists owned names), backed up
+  //    in the same batch, removed after the writes.
+  const stale = plan.remove.filter((p) => fs.kind(p) !== 'absent');
+  for (const path of stale) backups.push(...backupWrites(fs, path, fs.kind(path) === 'symlink' ? undefined : fs.readFile(path)));
+  if (backups.length) fs.ensureDir(PATHS.backupDir, 0o700);
+  fs.writeFilesAtomic([backups, writes]);
+  for (const w of writes) {
+    result.written.push(w.path);
+    logger.debug({ path: w.path, reason: w.reason }, 'wrote');
   }
+  result.backups.push(...backups.filter((b) => b.path.endsWith('.prev')).map((b) => b.path));
+  result.removed.push(...fs.removeFiles(stale));
   // A systemd drop-in directory (X.network.d) exists only for the drop-ins in it: the one our removed
   // drop-in leaves empty goes too, so undoing leaves the tree as it was. Any other directory stays.
   const dropinDirs = new Set(plan.remove.map((p) => p.slice(0, p.lastIndexOf('/'))).filter((d) => /\.(network|netdev|link)\.d$/.test(d)));
   for (const d of dropinDirs) if (fs.removeEmptyDir(d)) result.removed.push(d);
 
   // Another machine's identity files: no backup (a copy of a shared secret or lease helps nobody).
-  for (const d of plan.discard ?? []) {
-    if (fs.remove(d.path)) result.removed.push(d.path);
-  }
+  result.removed.push(...fs.removeFiles((plan.discard ?? []).map((d) => d.path)));
 
   // 5. Commands, only on the live system, and only when the service they talk to is already running.
   const unitActive = opts.unitActive ?? systemdUnitActive;
